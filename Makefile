@@ -1,0 +1,42 @@
+# `make demo` and `make test` each set up everything they need first, so on a
+# fresh machine with only Python 3 either one works as the very first command.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Reinstall only when the build inputs change: compiling the kernels takes a
+# while, and `make test` is run often.
+BUILD_INPUTS := pyproject.toml setup.py setup.cfg $(wildcard skgd/*.pyx skgd/*.pxd)
+STAMP := $(VENV)/.skgd-installed
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) $(BUILD_INPUTS)
+	$(PY) -m pip install --quiet "setuptools>=70" wheel "Cython>=3.0" "numpy>=1.26"
+	$(PY) -m pip install --quiet --no-build-isolation -e ".[test,plot,dask,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) docs/examples/demo.py
+
+lint: install
+	$(PY) -m ruff check .
+
+# pytest exits 5 when it collected no test: that is a failure, and it is
+# reported as one.
+test: lint
+	@rc=0; $(PY) -m pytest -q -p no:cacheprovider || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing." >&2; fi; \
+	exit $$rc
+
+bench: install
+	$(PY) benchmarks/bench_regressor.py
+
+clean:
+	rm -rf build *.egg-info skgd/*.c skgd/*.so $(VENV)

@@ -1,0 +1,13 @@
+"""skgd: linear models trained by gradient descent, for scikit-learn.
+
+``GDRegressor`` and ``GDClassifier`` share one compiled solver that runs
+full-batch, stochastic and mini-batch gradient descent with learning-rate
+schedules (:mod:`skgd.schedules`) and update rules (momentum, Nesterov,
+AdaGrad, RMSprop, Adam).
+"""
+
+from skgd._regressor import GDRegressor
+from skgd.exceptions import DivergenceError
+
+__all__ = ["GDRegressor", "DivergenceError"]
+__version__ = "0.1.0"

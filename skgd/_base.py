@@ -1,0 +1,315 @@
+"""What GDRegressor and GDClassifier share: parameters, validation, the call
+into the solver, and the fitted attributes."""
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from skgd._solver import (
+    OPTIMIZERS,
+    SolverSpec,
+    SolverState,
+    solve,
+)
+from skgd.schedules import Schedule
+
+# The string schedules of scikit-learn's SGD estimators.
+SKLEARN_SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
+
+
+def keeps_state_on_error(method):
+    """Leave the estimator exactly as it was when `method` raises.
+
+    Fitting sets attributes along the way (``n_features_in_`` during data
+    validation, for instance); a fit that then fails on bad input or
+    divergence restores every attribute, so a previously fitted model stays
+    usable.  Arrays are never modified in place, so a shallow copy suffices.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
+class BaseGD(BaseEstimator):
+    """Shared implementation; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "verbose": ["verbose"],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "learning_rate": [StrOptions(set(SKLEARN_SCHEDULES)), Schedule],
+        "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "batch_size": [StrOptions({"full"}), Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    # Whether y must be numeric (regression) or may hold any labels.
+    _y_numeric = True
+
+    # ------------------------------------------------------------------
+    # Hooks the estimators fill in
+    # ------------------------------------------------------------------
+
+    def _solver_loss(self):
+        """Name of the loss in skgd._solver.LOSSES."""
+        return self.loss
+
+    def _prepare_targets(self, y, X, *, reset):
+        """Encode y for the kernel: returns (Y, target_kind, n_outputs)."""
+        raise NotImplementedError
+
+    def _validation_split(self, Y, sample_weight, rng):
+        """Split row indices into (train_rows, validation_rows)."""
+        raise NotImplementedError
+
+    def _validation_scorer(self, Y, sample_weight, rows):
+        """A function of the validation rows' decision values, higher is
+        better."""
+        raise NotImplementedError
+
+    def _publish_coef(self, W):
+        """Set coef_ and intercept_ from the solver's (n_outputs, d + 1)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # Shared machinery
+    # ------------------------------------------------------------------
+
+    def _spec(self, target_kind):
+        penalty = self.penalty
+        if penalty is None:
+            alpha, l1_ratio = 0.0, 0.0
+        else:
+            alpha = float(self.alpha)
+            l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(self.l1_ratio))
+        if self.learning_rate == "optimal" and alpha == 0.0:
+            raise ValueError(
+                "learning_rate='optimal' needs a positive alpha with a penalty "
+                "(its step is 1 / (alpha * (t0 + t))); set alpha > 0, or choose "
+                "another learning_rate."
+            )
+        return SolverSpec(
+            loss=self._solver_loss(),
+            epsilon=float(self.epsilon),
+            target_kind=target_kind,
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=bool(self.fit_intercept),
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eta0=self.eta0,
+            power_t=float(self.power_t),
+            optimizer=self.optimizer,
+            momentum=float(self.momentum),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            max_iter=int(self.max_iter),
+            tol=None if self.tol is None else float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            shuffle=bool(self.shuffle),
+            average=self.average,
+            verbose=int(self.verbose),
+        )
+
+    def _validate_X(self, X, *, reset, y=None):
+        """Validate X (and y) once: dense data goes C-contiguous, sparse data
+        CSR, both in float64 or float32 (other dtypes become float64)."""
+        kwargs = dict(
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            reset=reset,
+        )
+        if y is None:
+            return validate_data(self, X, **kwargs)
+        return validate_data(
+            self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs
+        )
+
+    def _sample_weight(self, sample_weight, X):
+        return _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+
+    def _initial_state(self, X, n_outputs, coef_init, intercept_init, rng):
+        n_features = X.shape[1]
+        state = SolverState.new(n_outputs, n_features, X.dtype, rng)
+        if coef_init is not None:
+            coef = np.asarray(coef_init, dtype=X.dtype)
+            expected = (n_features,) if n_outputs == 1 else (n_outputs, n_features)
+            if coef.shape not in (expected, (n_outputs, n_features)):
+                raise ValueError(
+                    f"coef_init has shape {coef.shape}; expected {expected} for "
+                    f"this data ({n_outputs} output(s), {n_features} features)."
+                )
+            state.W[:, :-1] = coef.reshape(n_outputs, n_features)
+        if intercept_init is not None:
+            intercept = np.atleast_1d(np.asarray(intercept_init, dtype=X.dtype))
+            if intercept.shape not in ((n_outputs,), (1,)) or (
+                intercept.shape == (1,) and n_outputs != 1
+            ):
+                raise ValueError(
+                    f"intercept_init has shape {intercept.shape}; expected "
+                    f"({n_outputs},)."
+                )
+            if self.fit_intercept:
+                state.W[:, -1] = intercept
+        if not np.all(np.isfinite(state.W)):
+            raise ValueError("coef_init and intercept_init must be finite.")
+        return state
+
+    def _resumable_state(self, X, n_outputs):
+        """The fitted solver state to continue from, checked against X."""
+        state = self._solver_state
+        if state.W.shape != (n_outputs, X.shape[1] + 1):
+            raise ValueError(
+                f"Cannot continue training: the model has {state.W.shape[0]} "
+                f"output(s) and {state.W.shape[1] - 1} features, the data "
+                f"{n_outputs} and {X.shape[1]}. Fit from scratch instead "
+                "(warm_start=False)."
+            )
+        state = state.copy()
+        if state.W.dtype != X.dtype:
+            # Continue in the precision of the new data.
+            for name in ("W", "S1", "S2", "W_avg"):
+                setattr(state, name, getattr(state, name).astype(X.dtype))
+        return state
+
+    def _run(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        coef_init=None,
+        intercept_init=None,
+        incremental=False,
+        classes=None,
+    ):
+        """Validate, train and publish; shared by fit and partial_fit."""
+        first_call = not (incremental and hasattr(self, "_solver_state"))
+        X, y = self._validate_X(X, reset=first_call, y=y)
+        Y, target_kind, n_outputs = self._prepare_targets(
+            y, X, reset=first_call, classes=classes
+        )
+        sample_weight = self._sample_weight(sample_weight, X) * self._row_weights(Y)
+        spec = self._spec(target_kind)
+
+        resume = hasattr(self, "_solver_state") and (
+            incremental or (self.warm_start and coef_init is None)
+        )
+        rng = check_random_state(self.random_state)
+        if resume:
+            state = self._resumable_state(X, n_outputs)
+        else:
+            # A private generator seeded from random_state, so that training
+            # never consumes a RandomState instance the user passed in.
+            state = self._initial_state(
+                X,
+                n_outputs,
+                coef_init,
+                intercept_init,
+                np.random.RandomState(rng.randint(np.iinfo(np.int32).max)),
+            )
+
+        train_rows = validation_rows = scorer = None
+        if self.early_stopping and not incremental:
+            train_rows, validation_rows = self._validation_split(
+                Y, sample_weight, state.rng
+            )
+            scorer = self._validation_scorer(Y, sample_weight, validation_rows)
+
+        result = solve(
+            X,
+            Y,
+            sample_weight,
+            state,
+            spec,
+            train_rows=train_rows,
+            validation_rows=validation_rows,
+            score_validation=scorer,
+            max_epochs=1 if incremental else None,
+            warn_convergence=not incremental,
+        )
+
+        # Everything below only publishes: training succeeded.
+        keep_history = resume and hasattr(self, "loss_curve_")
+        self._solver_state = result.state
+        self._publish_coef(result.W)
+        self.eta0_ = result.state.eta0
+        self.t_ = result.state.t
+        previous_epochs = self.n_iter_ if keep_history else 0
+        self.n_iter_ = previous_epochs + result.n_iter
+        previous_curve = list(self.loss_curve_) if keep_history else []
+        self.loss_curve_ = previous_curve + result.loss_curve
+        self.best_loss_ = float(np.min(self.loss_curve_))
+        if self.early_stopping and not incremental:
+            self.validation_scores_ = result.validation_scores
+            self.best_validation_score_ = result.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        return self
+
+    def _row_weights(self, Y):
+        """Per-row factors multiplied into sample_weight (class weights)."""
+        return 1.0
+
+    def _decision(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        coef = self.coef_
+        W = coef.reshape(-1, X.shape[1]) if coef.ndim == 1 else coef
+        return safe_sparse_dot(X, W.T.astype(X.dtype, copy=False)) + np.asarray(
+            self.intercept_, dtype=X.dtype
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def as_row_index(mask_or_index):
+    """Row indices as a C-contiguous intp array (the kernel's type)."""
+    return np.ascontiguousarray(np.asarray(mask_or_index, dtype=np.intp))
+
+
+def is_sparse(X):
+    return sp.issparse(X)

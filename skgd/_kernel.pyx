@@ -1,0 +1,693 @@
+# The compiled epoch kernel shared by every estimator in skgd.
+#
+# One call runs one epoch: the rows listed in `order` are cut into
+# consecutive batches of `batch_size` rows; for each batch the kernel computes
+# the predictions of every output, the loss and its derivative, accumulates the
+# gradient, and applies one optimizer step plus the penalty.  Full-batch GD,
+# per-sample SGD and mini-batch GD are this same loop with different batch
+# sizes.  No Python runs between updates: the driver hands over the step size
+# of every batch up front.
+#
+# Layout of the model: W has shape (n_outputs, n_features + 1); column
+# n_features holds the intercept, so the optimizer state (same shape) covers
+# it too.  The intercept is never penalised.
+#
+# The gradient of a batch B is  sum_{i in B} s_i dloss_i x_i / (|B| * s_mean),
+# with s the sample weights and s_mean their mean over the training rows.
+# For the full batch this is the exact weighted-mean gradient; for a batch of
+# one row it is an unbiased estimate of it that respects the weight of the row.
+
+from libc.math cimport fabs, pow, sqrt
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+cimport cython
+from cython cimport floating
+
+from skgd._losses cimport (
+    LossCode,
+    point_loss,
+    softmax_loss,
+    SOFTMAX,
+)
+
+import numpy as np
+
+ctypedef fused index_t:
+    int
+    long long
+
+cdef extern from *:
+    """
+    /* Ask the memory system for the next row before it is needed: a shuffled
+       order defeats the hardware prefetcher, so each row would otherwise
+       start with a cache miss. */
+    static inline void skgd_prefetch(const void *p) {
+    #if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(p, 0, 3);
+    #endif
+    }
+    """
+    void skgd_prefetch(const void *p) noexcept nogil
+
+
+# Optimizer codes, in the order of skgd._solver.OPTIMIZERS.
+cdef enum OptCode:
+    OPT_SGD = 0
+    OPT_MOMENTUM = 1
+    OPT_NESTEROV = 2
+    OPT_ADAGRAD = 3
+    OPT_RMSPROP = 4
+    OPT_ADAM = 5
+
+# Target encodings: real-valued targets, one column per output; a class index
+# expanded to +-1 per output (one-vs-rest, or a single binary output); a class
+# index for the multinomial (softmax) loss.
+cdef enum TargetKind:
+    TARGET_REAL = 0
+    TARGET_ONE_VS_REST = 1
+    TARGET_MULTINOMIAL = 2
+
+# Denominator guard of the adaptive optimizers (AdaGrad, RMSprop, Adam).
+cdef double ADAPTIVE_EPS = 1e-8
+# The lazy sparse update keeps weights as (scale, offset) products; once the
+# accumulated scale gets this small every weight is brought up to date and
+# the scale restarts at 1, long before it could underflow.
+cdef double LAZY_RESCALE_BELOW = 1e-100
+
+
+cdef inline floating dense_dot(const floating* w, const floating* x,
+                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating s = 0
+    for j in range(n):
+        s += w[j] * x[j]
+    return s
+
+
+cdef inline floating sparse_dot(const floating* w, const floating* v,
+                                const index_t* idx,
+                                Py_ssize_t nnz) noexcept nogil:
+    cdef Py_ssize_t q
+    cdef floating s = 0
+    for q in range(nnz):
+        s += w[idx[q]] * v[q]
+    return s
+
+
+cdef inline void dense_axpy(floating* g, floating c, const floating* x,
+                            Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        g[j] += c * x[j]
+
+
+cdef inline floating soft_threshold(floating w, floating thr) noexcept nogil:
+    if w > thr:
+        return w - thr
+    if w < -thr:
+        return w + thr
+    return 0
+
+
+cdef inline double row_loss(
+    int loss, double eps, int target_kind, int K,
+    const floating* y_row, double* P, double* Dv,
+) noexcept nogil:
+    """Loss of one row given its predictions P (K values); writes dloss/dp
+    into Dv."""
+    cdef int k, label
+    cdef double total = 0.0, yk
+    if target_kind == TARGET_MULTINOMIAL:
+        return softmax_loss(P, K, <int>y_row[0], Dv)
+    if target_kind == TARGET_ONE_VS_REST:
+        label = <int>y_row[0]
+        for k in range(K):
+            if K == 1:
+                yk = 1.0 if label == 1 else -1.0
+            else:
+                yk = 1.0 if label == k else -1.0
+            total += point_loss(loss, P[k], yk, eps, &Dv[k])
+        return total
+    for k in range(K):
+        total += point_loss(loss, P[k], y_row[k], eps, &Dv[k])
+    return total
+
+
+cdef inline floating optimizer_step(
+    int optimizer, floating w, double g, floating* s1, floating* s2,
+    double eta, double mu, double beta1, double beta2,
+    double bias1, double bias2,
+) noexcept nogil:
+    """One coordinate of an update rule; returns the new weight.
+
+    momentum  v <- mu v - eta g;          w <- w + v
+    nesterov  v <- mu v - eta g;          w <- w + mu v - eta g
+    adagrad   s <- s + g^2;               w <- w - eta g / (sqrt(s) + eps)
+    rmsprop   s <- b2 s + (1 - b2) g^2;   w <- w - eta g / (sqrt(s) + eps)
+    adam      m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+              w <- w - eta (m / bias1) / (sqrt(v / bias2) + eps)
+    where bias1 = 1 - b1^t and bias2 = 1 - b2^t for the t-th update.
+    """
+    cdef double v, m, s
+    if optimizer == OPT_SGD:
+        return <floating>(w - eta * g)
+    elif optimizer == OPT_MOMENTUM:
+        v = mu * s1[0] - eta * g
+        s1[0] = <floating>v
+        return <floating>(w + v)
+    elif optimizer == OPT_NESTEROV:
+        v = mu * s1[0] - eta * g
+        s1[0] = <floating>v
+        return <floating>(w + mu * v - eta * g)
+    elif optimizer == OPT_ADAGRAD:
+        s = s1[0] + g * g
+        s1[0] = <floating>s
+        return <floating>(w - eta * g / (sqrt(s) + ADAPTIVE_EPS))
+    elif optimizer == OPT_RMSPROP:
+        s = beta2 * s1[0] + (1.0 - beta2) * g * g
+        s1[0] = <floating>s
+        return <floating>(w - eta * g / (sqrt(s) + ADAPTIVE_EPS))
+    else:
+        m = beta1 * s1[0] + (1.0 - beta1) * g
+        v = beta2 * s2[0] + (1.0 - beta2) * g * g
+        s1[0] = <floating>m
+        s2[0] = <floating>v
+        return <floating>(w - eta * (m / bias1) / (sqrt(v / bias2) + ADAPTIVE_EPS))
+
+
+cdef void apply_gradient(
+    floating* W, floating* G, floating* S1, floating* S2,
+    int K, Py_ssize_t n_features, bint fit_intercept,
+    int optimizer, double eta, double alpha, double l1_ratio,
+    double mu, double beta1, double beta2, double bias1, double bias2,
+) noexcept nogil:
+    """One optimizer step on every coordinate from the batch gradient G,
+    then the penalty; G is zeroed for the next batch.
+
+    Plain SGD takes the proximal step w <- S(a w - eta g, thr), with
+    a = 1 - eta alpha (1 - l1_ratio) the L2 shrink and S the soft threshold
+    at thr = eta alpha l1_ratio, which sets weights exactly to zero.  The other
+    rules treat the L2 term as part of the gradient and finish with the same
+    soft threshold at the scheduled step."""
+    cdef Py_ssize_t D = n_features + 1, j, base
+    cdef int k
+    cdef floating a = <floating>(1.0 - eta * alpha * (1.0 - l1_ratio))
+    cdef floating thr = <floating>(eta * alpha * l1_ratio)
+    cdef floating feta = <floating>eta
+    cdef double l2 = alpha * (1.0 - l1_ratio)
+    cdef floating* Wk
+    cdef floating* Gk
+    for k in range(K):
+        base = k * D
+        Wk = W + base
+        Gk = G + base
+        if optimizer == OPT_SGD:
+            for j in range(n_features):
+                Wk[j] = a * Wk[j] - feta * Gk[j]
+        else:
+            for j in range(n_features):
+                Wk[j] = optimizer_step(
+                    optimizer, Wk[j], Gk[j] + l2 * Wk[j], S1 + base + j,
+                    S2 + base + j, eta, mu, beta1, beta2, bias1, bias2)
+        if thr > 0:
+            for j in range(n_features):
+                Wk[j] = soft_threshold(Wk[j], thr)
+        if fit_intercept:
+            Wk[n_features] = optimizer_step(
+                optimizer, Wk[n_features], Gk[n_features],
+                S1 + base + n_features, S2 + base + n_features,
+                eta, mu, beta1, beta2, bias1, bias2)
+        memset(Gk, 0, D * sizeof(floating))
+
+
+cdef inline void lazy_catch_up(
+    floating* W, int K, Py_ssize_t D, Py_ssize_t j,
+    double A_now, double C_now, double* A_last, double* C_last,
+) noexcept nogil:
+    """Bring weight column j up to date through the penalty-only steps it
+    missed.  A run of steps w <- S(a_s w, c_s) composes in closed form: with
+    A = prod a_s and C = sum c_s / A_{s+1}, |w| goes to
+    A_now * max(0, |w| / A_last - (C_now - C_last)), sign unchanged."""
+    cdef int k
+    cdef double w, u
+    cdef double ratio = A_now / A_last[j]
+    cdef double shift = C_now - C_last[j]
+    if ratio != 1.0 or shift != 0.0:
+        for k in range(K):
+            w = W[k * D + j]
+            if shift == 0.0:
+                W[k * D + j] = <floating>(w * ratio)
+            else:
+                u = fabs(w) / A_last[j] - shift
+                if u <= 0:
+                    W[k * D + j] = 0
+                elif w > 0:
+                    W[k * D + j] = <floating>(A_now * u)
+                else:
+                    W[k * D + j] = <floating>(-A_now * u)
+    A_last[j] = A_now
+    C_last[j] = C_now
+
+
+@cython.final
+cdef class EpochResult:
+    """What one epoch reports back to the driver."""
+    cdef public double loss_sum
+    cdef public long long n_updates
+
+    def __init__(self, double loss_sum, long long n_updates):
+        self.loss_sum = loss_sum
+        self.n_updates = n_updates
+
+
+def run_epoch(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] Y,
+    int target_kind,
+    const floating[::1] sample_weight,
+    double sw_mean,
+    floating[:, ::1] W,
+    bint fit_intercept,
+    const Py_ssize_t[::1] order,
+    Py_ssize_t batch_size,
+    const double[::1] steps,
+    int loss,
+    double epsilon,
+    int optimizer,
+    double momentum,
+    double beta1,
+    double beta2,
+    floating[:, ::1] S1,
+    floating[:, ::1] S2,
+    long long t_start,
+    double alpha,
+    double l1_ratio,
+    floating[:, ::1] W_avg,
+    long long average_start,
+):
+    """Run one epoch in place on W (and the optimizer state S1, S2, and the
+    running average W_avg when average_start >= 0).
+
+    Parameters are the model and data exactly as the driver prepared them:
+    X dense C-contiguous (n, d) or CSR (X_data, X_indices, X_indptr) with the
+    same dtype as W; `order` the training rows in visiting order; `steps` the
+    step size of each batch. Returns an EpochResult with the sample-weighted
+    sum of each row's loss at the moment its batch was processed.
+    """
+    cdef Py_ssize_t n_rows = order.shape[0]
+    cdef Py_ssize_t n_features = W.shape[1] - 1
+    cdef Py_ssize_t D = W.shape[1]
+    cdef int K = W.shape[0]
+    cdef Py_ssize_t n_batches = (n_rows + batch_size - 1) // batch_size
+    cdef Py_ssize_t y_cols = Y.shape[1]
+    if steps.shape[0] < n_batches:
+        raise ValueError("steps must hold one step size per batch")
+
+    cdef bint averaging = average_start >= 0
+    # Plain SGD on sparse rows touches only the features present in the
+    # batch; the shrink and soft threshold of the others are applied lazily
+    # (see lazy_catch_up).  Averaging needs every weight every step, so it
+    # keeps the eager update.
+    cdef bint lazy = sparse and optimizer == OPT_SGD and not averaging
+    # Dense per-sample SGD without averaging fuses gradient and update into
+    # one sweep over the row while it is still in cache.
+    cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
+
+    cdef floating* Wp = &W[0, 0]
+    cdef floating* S1p = &S1[0, 0] if S1.shape[0] > 0 else NULL
+    cdef floating* S2p = &S2[0, 0] if S2.shape[0] > 0 else NULL
+    cdef floating* Wavg_p = &W_avg[0, 0] if W_avg.shape[0] > 0 else NULL
+    cdef const floating* Xp = &X[0, 0] if (not sparse and X.shape[0] > 0) else NULL
+    cdef const floating* Xv = NULL
+    cdef const index_t* Xi = NULL
+    cdef const index_t* Xptr = NULL
+    if sparse:
+        Xptr = &X_indptr[0]
+        if X_data.shape[0] > 0:
+            Xv = &X_data[0]
+            Xi = &X_indices[0]
+    cdef const floating* Yp = &Y[0, 0]
+    cdef const floating* swp = &sample_weight[0]
+    cdef const Py_ssize_t* orderp = &order[0] if n_rows > 0 else NULL
+    cdef const double* stepp = &steps[0] if n_batches > 0 else NULL
+
+    cdef floating* G = NULL
+    cdef double* P = NULL
+    cdef double* Dv = NULL
+    cdef floating* C = NULL
+    cdef double* A_last = NULL
+    cdef double* C_last = NULL
+    cdef long long* stamp = NULL
+    cdef Py_ssize_t* touched = NULL
+
+    cdef Py_ssize_t b, r, i, j, q, start, stop, nnz, row_start, n_touched, kD
+    cdef Py_ssize_t next_row
+    cdef int k
+    cdef long long t = t_start
+    cdef double eta, scale, row_w, loss_sum = 0.0, bias1 = 1.0, bias2 = 1.0
+    cdef double A_now = 1.0, C_now = 0.0, a_step, thr_step, navg
+    cdef floating a, thr, ck, w
+    cdef const floating* x
+    cdef bint error = False
+
+    with nogil:
+        G = <floating*>malloc(K * D * sizeof(floating))
+        P = <double*>malloc(K * sizeof(double))
+        Dv = <double*>malloc(K * sizeof(double))
+        C = <floating*>malloc(K * sizeof(floating))
+        if lazy:
+            A_last = <double*>malloc(D * sizeof(double))
+            C_last = <double*>malloc(D * sizeof(double))
+            stamp = <long long*>malloc(D * sizeof(long long))
+            touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
+        if (G == NULL or P == NULL or Dv == NULL or C == NULL
+                or (lazy and (A_last == NULL or C_last == NULL
+                              or stamp == NULL or touched == NULL))):
+            error = True
+        else:
+            memset(G, 0, K * D * sizeof(floating))
+            if lazy:
+                for j in range(D):
+                    A_last[j] = 1.0
+                    C_last[j] = 0.0
+                    stamp[j] = -1
+
+            for b in range(n_batches):
+                start = b * batch_size
+                stop = start + batch_size
+                if stop > n_rows:
+                    stop = n_rows
+                eta = stepp[b]
+                scale = 1.0 / ((stop - start) * sw_mean)
+                if optimizer == OPT_ADAM:
+                    bias1 = 1.0 - pow(beta1, <double>(t + 1))
+                    bias2 = 1.0 - pow(beta2, <double>(t + 1))
+                a_step = 1.0 - eta * alpha * (1.0 - l1_ratio)
+                thr_step = eta * alpha * l1_ratio
+                a = <floating>a_step
+                thr = <floating>thr_step
+
+                if lazy and A_now * a_step < LAZY_RESCALE_BELOW:
+                    # Bring everything up to date and restart the scale
+                    # before it underflows; this step then runs lazily from
+                    # a fresh scale of 1.
+                    for j in range(n_features):
+                        lazy_catch_up(Wp, K, D, j, A_now, C_now, A_last, C_last)
+                    A_now = 1.0
+                    C_now = 0.0
+                    for j in range(n_features):
+                        A_last[j] = 1.0
+                        C_last[j] = 0.0
+                n_touched = 0
+
+                for r in range(start, stop):
+                    i = orderp[r]
+                    if r + 1 < n_rows:
+                        next_row = orderp[r + 1]
+                        if sparse:
+                            if Xv != NULL:
+                                skgd_prefetch(Xv + Xptr[next_row])
+                                skgd_prefetch(Xi + Xptr[next_row])
+                        else:
+                            q = 0
+                            while q < n_features:
+                                skgd_prefetch(Xp + next_row * n_features + q)
+                                q += 64 // sizeof(floating)
+                    # Predictions of every output from one read of the row.
+                    if sparse:
+                        row_start = Xptr[i]
+                        nnz = Xptr[i + 1] - row_start
+                        if lazy:
+                            for q in range(row_start, row_start + nnz):
+                                j = Xi[q]
+                                if stamp[j] != b:
+                                    stamp[j] = b
+                                    lazy_catch_up(Wp, K, D, j, A_now, C_now,
+                                                  A_last, C_last)
+                                    touched[n_touched] = j
+                                    n_touched += 1
+                        for k in range(K):
+                            P[k] = sparse_dot(Wp + k * D, Xv + row_start,
+                                              Xi + row_start, nnz) + Wp[k * D + n_features]
+                    else:
+                        x = Xp + i * n_features
+                        for k in range(K):
+                            P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
+
+                    row_w = swp[i]
+                    loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
+                                                 Yp + i * y_cols, P, Dv)
+                    for k in range(K):
+                        C[k] = <floating>(row_w * scale * Dv[k])
+
+                    if fused:
+                        # w <- S(a w - eta c x, thr), intercept unpenalised.
+                        for k in range(K):
+                            kD = k * D
+                            ck = <floating>(eta) * C[k]
+                            for j in range(n_features):
+                                Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
+                            if thr > 0:
+                                for j in range(n_features):
+                                    Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
+                            if fit_intercept:
+                                Wp[kD + n_features] -= ck
+                        continue
+
+                    # Accumulate the batch gradient.
+                    for k in range(K):
+                        kD = k * D
+                        ck = C[k]
+                        if ck == 0:
+                            continue
+                        if sparse:
+                            for q in range(row_start, row_start + nnz):
+                                G[kD + Xi[q]] += ck * Xv[q]
+                        else:
+                            dense_axpy(G + kD, ck, x, n_features)
+                        G[kD + n_features] += ck
+
+                if not fused:
+                    if lazy and a_step < LAZY_RESCALE_BELOW:
+                        # A shrink this strong (eta * alpha >= 1) has no
+                        # lazy form; everything was brought up to date
+                        # above, so take this one step on every column.
+                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                       fit_intercept, optimizer, eta, alpha,
+                                       l1_ratio, momentum, beta1, beta2,
+                                       bias1, bias2)
+                    elif lazy:
+                        # Touched columns take the full proximal step now;
+                        # every other column owes this step's shrink and
+                        # threshold, recorded in (A_now, C_now).
+                        A_now *= a_step
+                        C_now += thr_step / A_now
+                        for q in range(n_touched):
+                            j = touched[q]
+                            for k in range(K):
+                                kD = k * D
+                                w = a * Wp[kD + j] - <floating>eta * G[kD + j]
+                                if thr > 0:
+                                    w = soft_threshold(w, thr)
+                                Wp[kD + j] = w
+                                G[kD + j] = 0
+                            A_last[j] = A_now
+                            C_last[j] = C_now
+                        if fit_intercept:
+                            for k in range(K):
+                                kD = k * D
+                                Wp[kD + n_features] -= <floating>eta * G[kD + n_features]
+                        for k in range(K):
+                            G[k * D + n_features] = 0
+                    else:
+                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                       fit_intercept, optimizer, eta, alpha,
+                                       l1_ratio, momentum, beta1, beta2,
+                                       bias1, bias2)
+                t += 1
+                if averaging and t > average_start:
+                    # Running mean of the iterates since update average_start.
+                    navg = <double>(t - average_start)
+                    for j in range(K * D):
+                        Wavg_p[j] += <floating>((Wp[j] - Wavg_p[j]) / navg)
+
+            if lazy:
+                for j in range(n_features):
+                    lazy_catch_up(Wp, K, D, j, A_now, C_now, A_last, C_last)
+
+        free(G)
+        free(P)
+        free(Dv)
+        free(C)
+        free(A_last)
+        free(C_last)
+        free(stamp)
+        free(touched)
+    if error:
+        raise MemoryError()
+    return EpochResult(loss_sum, t - t_start)
+
+
+def loss_and_gradient(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] Y,
+    int target_kind,
+    const floating[::1] sample_weight,
+    const floating[:, ::1] W,
+    const Py_ssize_t[::1] rows,
+    int loss,
+    double epsilon,
+    bint with_gradient,
+):
+    """Sample-weighted loss sum over `rows` at W, and (with_gradient) the
+    gradient of that sum with respect to W, shape (n_outputs, n_features + 1),
+    in float64.  Used for the objective, the learning-rate finder and the
+    finite-difference tests of every loss."""
+    cdef Py_ssize_t n_features = W.shape[1] - 1
+    cdef Py_ssize_t D = W.shape[1]
+    cdef int K = W.shape[0]
+    cdef Py_ssize_t y_cols = Y.shape[1]
+    cdef Py_ssize_t r, i, q, row_start = 0, nnz = 0, j
+    cdef int k
+    cdef double total = 0.0, c
+    cdef double[::1] P = np.empty(K)
+    cdef double[::1] Dv = np.empty(K)
+    cdef double[:, ::1] G = np.zeros((K if with_gradient else 0, D))
+    cdef const floating* x = NULL
+    with nogil:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            if sparse:
+                row_start = X_indptr[i]
+                nnz = X_indptr[i + 1] - row_start
+                for k in range(K):
+                    P[k] = W[k, n_features]
+                    for q in range(row_start, row_start + nnz):
+                        P[k] += W[k, X_indices[q]] * X_data[q]
+            else:
+                x = &X[i, 0] if n_features > 0 else NULL
+                for k in range(K):
+                    P[k] = W[k, n_features]
+                    for j in range(n_features):
+                        P[k] += W[k, j] * x[j]
+            total += sample_weight[i] * row_loss(loss, epsilon, target_kind, K,
+                                                 &Y[i, 0], &P[0], &Dv[0])
+            if with_gradient:
+                for k in range(K):
+                    c = sample_weight[i] * Dv[k]
+                    if sparse:
+                        for q in range(row_start, row_start + nnz):
+                            G[k, X_indices[q]] += c * X_data[q]
+                    else:
+                        for j in range(n_features):
+                            G[k, j] += c * x[j]
+                    G[k, n_features] += c
+    return total, np.asarray(G)
+
+
+def decision_rows(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] W,
+    const Py_ssize_t[::1] rows,
+    floating[:, ::1] out,
+):
+    """Decision values of the listed rows into out (len(rows), n_outputs),
+    without gathering the rows into a copy of X."""
+    cdef Py_ssize_t n_features = W.shape[1] - 1
+    cdef int K = W.shape[0]
+    cdef Py_ssize_t r, i, q, row_start, nnz
+    cdef int k
+    cdef floating s
+    with nogil:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            for k in range(K):
+                if sparse:
+                    row_start = X_indptr[i]
+                    nnz = X_indptr[i + 1] - row_start
+                    s = 0
+                    for q in range(row_start, row_start + nnz):
+                        s += W[k, X_indices[q]] * X_data[q]
+                else:
+                    s = dense_dot(&W[k, 0], &X[i, 0], n_features) if n_features > 0 else 0
+                out[r, k] = s + W[k, n_features]
+
+
+def gram_matvec(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[::1] sample_weight,
+    const Py_ssize_t[::1] rows,
+    bint fit_intercept,
+    const double[::1] v,
+    double[::1] out,
+):
+    """out = sum_i s_i z_i (z_i . v) over the listed rows, where z_i is row i
+    with a trailing 1 for the intercept (0 without one): one pass over the
+    rows, used by the power iteration that finds the curvature of the data."""
+    cdef Py_ssize_t n_features = v.shape[0] - 1
+    cdef Py_ssize_t r, i, j, q, row_start, nnz
+    cdef double s, ones = 1.0 if fit_intercept else 0.0
+    with nogil:
+        for j in range(n_features + 1):
+            out[j] = 0.0
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            s = ones * v[n_features]
+            if sparse:
+                row_start = X_indptr[i]
+                nnz = X_indptr[i + 1] - row_start
+                for q in range(row_start, row_start + nnz):
+                    s += X_data[q] * v[X_indices[q]]
+                s *= sample_weight[i]
+                for q in range(row_start, row_start + nnz):
+                    out[X_indices[q]] += s * X_data[q]
+            else:
+                for j in range(n_features):
+                    s += X[i, j] * v[j]
+                s *= sample_weight[i]
+                for j in range(n_features):
+                    out[j] += s * X[i, j]
+            out[n_features] += s * ones
+
+
+def row_sq_norms(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const Py_ssize_t[::1] rows,
+):
+    """Squared Euclidean norm of each listed row, in float64."""
+    cdef Py_ssize_t r, i, j, q
+    cdef double s
+    cdef double[::1] out = np.empty(rows.shape[0])
+    with nogil:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            s = 0.0
+            if sparse:
+                for q in range(X_indptr[i], X_indptr[i + 1]):
+                    s += X_data[q] * X_data[q]
+            else:
+                for j in range(X.shape[1]):
+                    s += X[i, j] * X[i, j]
+            out[r] = s
+    return np.asarray(out)

@@ -1,0 +1,566 @@
+"""The solver driver shared by every skgd estimator.
+
+The estimators validate their parameters and data, encode the targets and
+then make one call, :func:`solve`.  The driver runs the epochs: it plans the
+order of the rows (shuffled or not), asks the schedule for the step size of
+every batch of the epoch at once, hands the epoch to the compiled kernel
+(:mod:`skgd._kernel`), and after each epoch records the objective, checks for
+divergence, scores the validation rows and applies the stopping rules.
+
+Full-batch GD, per-sample SGD and mini-batch GD are one code path: they differ
+only in ``batch_size``, which sets how the kernel cuts the epoch into batches.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from skgd import _kernel
+from skgd.exceptions import DivergenceError
+from skgd.schedules import _step_sizes
+
+__all__ = ["LOSSES", "OPTIMIZERS", "SolverSpec", "SolverState", "solve"]
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """What the driver needs to know about a loss."""
+
+    code: int
+    # Upper bound on the second derivative of the loss with respect to the
+    # prediction; None for losses with a kink (no curvature bound exists).
+    curvature: float | None
+    # The kernel's target encoding this loss accepts for a classifier.
+    margin: bool
+
+
+# Codes match skgd/_losses.pxd.
+LOSSES = {
+    "squared_error": LossInfo(0, 1.0, False),
+    "huber": LossInfo(1, 1.0, False),
+    "epsilon_insensitive": LossInfo(2, None, False),
+    "squared_epsilon_insensitive": LossInfo(3, 2.0, False),
+    "log_loss": LossInfo(4, 0.25, True),
+    "hinge": LossInfo(5, None, True),
+    "squared_hinge": LossInfo(6, 2.0, True),
+    "modified_huber": LossInfo(7, 2.0, True),
+    "perceptron": LossInfo(8, None, True),
+    # The Hessian of the multinomial log loss in the scores, diag(p) - p p^T,
+    # has no eigenvalue above 1/2.
+    "multinomial": LossInfo(9, 0.5, True),
+}
+
+# Codes match OptCode in skgd/_kernel.pyx.
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+ADAPTIVE_OPTIMIZERS = ("adagrad", "rmsprop", "adam")
+
+# Target encodings understood by the kernel.
+TARGET_REAL = 0
+TARGET_ONE_VS_REST = 1
+TARGET_MULTINOMIAL = 2
+
+# eta0="auto" for the rules that rescale each coordinate by its own gradient
+# history: they move every weight by about eta0 per update whatever the
+# curvature, so a step from 1/L has no meaning for them.
+ADAPTIVE_AUTO_ETA0 = 0.01
+# The "adaptive" schedule divides the step by this after a plateau and stops
+# once it falls below ADAPTIVE_MIN_ETA (scikit-learn's values).
+ADAPTIVE_DIVISOR = 5.0
+ADAPTIVE_MIN_ETA = 1e-6
+# An objective this many times above the larger of the starting objective and
+# the objective of the all-zero model counts as divergence.
+EXPLOSION_FACTOR = 1e4
+# Power iteration for the largest eigenvalue of the weighted Gram matrix.
+POWER_MAX_ITER = 50
+POWER_RTOL = 1e-4
+# Rows used to estimate the curvature for mini-batches: the bound mixes the
+# full-data curvature with the largest row norm, and a sample of this many
+# rows pins the former down well enough without a pass per iteration over
+# millions of rows.
+CURVATURE_SAMPLE = 20_000
+
+
+@dataclass
+class SolverSpec:
+    """Everything that says how to train, already validated."""
+
+    loss: str
+    epsilon: float = 0.1
+    target_kind: int = TARGET_REAL
+    alpha: float = 1e-4
+    l1_ratio: float = 0.0
+    fit_intercept: bool = True
+    batch_size: object = "full"
+    learning_rate: object = "constant"
+    eta0: object = "auto"
+    power_t: float = 0.25
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    max_iter: int = 1000
+    tol: float | None = 1e-3
+    n_iter_no_change: int = 5
+    shuffle: bool = True
+    average: object = False
+    verbose: int = 0
+
+
+@dataclass
+class SolverState:
+    """The model and everything needed to resume training exactly.
+
+    ``W`` holds the coefficients with the intercept as its last column; the
+    optimizer buffers ``S1``/``S2`` and the running average ``W_avg`` have the
+    same shape.  ``t`` counts updates, ``eta`` is the current base step of the
+    "adaptive" schedule, ``eta0`` the resolved first step.
+    """
+
+    W: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+    W_avg: np.ndarray
+    t: int = 0
+    eta0: float | None = None
+    eta: float | None = None
+    rng: np.random.RandomState = field(
+        default_factory=lambda: np.random.RandomState(0)
+    )
+
+    @classmethod
+    def new(cls, n_outputs, n_features, dtype, rng):
+        shape = (n_outputs, n_features + 1)
+        return cls(
+            W=np.zeros(shape, dtype=dtype),
+            S1=np.zeros(shape, dtype=dtype),
+            S2=np.zeros(shape, dtype=dtype),
+            W_avg=np.zeros(shape, dtype=dtype),
+            rng=rng,
+        )
+
+    def copy(self):
+        rng = np.random.RandomState()
+        rng.set_state(self.rng.get_state())
+        return SolverState(
+            W=self.W.copy(),
+            S1=self.S1.copy(),
+            S2=self.S2.copy(),
+            W_avg=self.W_avg.copy(),
+            t=self.t,
+            eta0=self.eta0,
+            eta=self.eta,
+            rng=rng,
+        )
+
+
+@dataclass
+class SolverResult:
+    """What a call to :func:`solve` produced."""
+
+    state: SolverState
+    # The coefficients to publish: the best validation epoch's under early
+    # stopping, the running average under averaging, else the last iterate.
+    W: np.ndarray
+    loss_curve: list
+    validation_scores: list
+    n_iter: int
+    converged: bool
+    best_loss: float
+    best_validation_score: float | None
+
+
+class KernelData:
+    """X as the kernel takes it: dense C-contiguous, or CSR arrays.
+
+    Nothing is copied for C-contiguous float arrays and CSR matrices whose
+    index arrays share one integer type; the estimators convert any other
+    layout once before they get here.
+    """
+
+    def __init__(self, X):
+        self.dtype = X.dtype
+        self.n_features = X.shape[1]
+        empty_index = np.empty(0, dtype=np.int32)
+        if sp.issparse(X):
+            indices, indptr = X.indices, X.indptr
+            if indices.dtype != indptr.dtype or indices.dtype not in (
+                np.int32,
+                np.int64,
+            ):
+                indices = indices.astype(np.int64)
+                indptr = indptr.astype(np.int64)
+            self.sparse = True
+            self.args = (
+                np.empty((0, self.n_features), dtype=self.dtype),
+                X.data,
+                indices,
+                indptr,
+                True,
+            )
+        else:
+            self.sparse = False
+            self.args = (
+                X,
+                np.empty(0, dtype=self.dtype),
+                empty_index,
+                empty_index,
+                False,
+            )
+
+
+def penalty_value(W, alpha, l1_ratio):
+    """alpha * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1), intercept
+    (the last column) excluded."""
+    if alpha == 0.0:
+        return 0.0
+    coef = W[:, :-1].astype(np.float64, copy=False)
+    value = 0.0
+    if l1_ratio < 1.0:
+        value += (1.0 - l1_ratio) * 0.5 * float(np.sum(coef * coef))
+    if l1_ratio > 0.0:
+        value += l1_ratio * float(np.sum(np.abs(coef)))
+    return alpha * value
+
+
+def objective(data, Y, sample_weight, W, rows, spec):
+    """Sample-weighted mean loss over `rows` plus the penalty, at W."""
+    loss_sum, _ = _kernel.loss_and_gradient(
+        *data.args,
+        Y,
+        spec.target_kind,
+        sample_weight,
+        W,
+        rows,
+        LOSSES[spec.loss].code,
+        spec.epsilon,
+        False,
+    )
+    return loss_sum / float(np.sum(sample_weight[rows])) + penalty_value(
+        W, spec.alpha, spec.l1_ratio
+    )
+
+
+def _largest_gram_eigenvalue(data, sample_weight, rows, fit_intercept):
+    """Largest eigenvalue of sum_i s_i z_i z_i^T / sum_i s_i (z_i = [x_i, 1])
+    by power iteration from a fixed start, so that the same data always gives
+    the same step."""
+    n_dim = data.n_features + 1
+    v = np.random.RandomState(0).standard_normal(n_dim)
+    v /= np.linalg.norm(v)
+    out = np.empty(n_dim)
+    weight = float(np.sum(sample_weight[rows]))
+    lam = 0.0
+    for _ in range(POWER_MAX_ITER):
+        _kernel.gram_matvec(*data.args, sample_weight, rows, fit_intercept, v, out)
+        out /= weight
+        new_lam = float(v @ out)
+        norm = np.linalg.norm(out)
+        if norm == 0.0:
+            return 0.0
+        v = out / norm
+        if abs(new_lam - lam) <= POWER_RTOL * abs(new_lam):
+            return new_lam
+        lam = new_lam
+    return lam
+
+
+def smoothness(data, sample_weight, rows, spec, curvature):
+    """A Lipschitz constant of the gradient of the batch loss used by SGD.
+
+    For batches of b rows drawn from n, the expected smoothness of the
+    mini-batch gradient is bounded by
+        L_b = (n - b) / (b (n - 1)) L_max + n (b - 1) / (b (n - 1)) L_full,
+    with L_full the curvature of the mean loss (largest eigenvalue of the
+    weighted Gram matrix times the loss curvature) and L_max the largest
+    single-row curvature (its weighted squared norm).  b = n gives L_full,
+    b = 1 gives L_max.
+    """
+    n = rows.shape[0]
+    b = n if spec.batch_size == "full" else min(int(spec.batch_size), n)
+    mean_w = float(np.sum(sample_weight[rows])) / n
+    if b < n or n == 1:
+        norms = _kernel.row_sq_norms(*data.args, rows)
+        if spec.fit_intercept:
+            norms += 1.0
+        L_max = curvature * float(np.max(norms * sample_weight[rows] / mean_w))
+    else:
+        L_max = 0.0
+    if b == 1 or n == 1:
+        return L_max
+    sample = rows
+    if b < n and n > CURVATURE_SAMPLE:
+        sample = np.sort(
+            np.random.RandomState(0).choice(rows, CURVATURE_SAMPLE, replace=False)
+        )
+    L_full = curvature * _largest_gram_eigenvalue(
+        data, sample_weight, sample, spec.fit_intercept
+    )
+    if b == n:
+        return L_full
+    return (n - b) / (b * (n - 1)) * L_max + n * (b - 1) / (b * (n - 1)) * L_full
+
+
+def _auto_eta0(L, spec):
+    if spec.optimizer in ADAPTIVE_OPTIMIZERS:
+        return ADAPTIVE_AUTO_ETA0
+    if L <= 0.0:
+        # Every row is zero: any step is stable; 1 is as good as any.
+        return 1.0
+    # Heavy-ball and Nesterov momentum multiply the effective step by
+    # 1 / (1 - momentum); scaling by (1 - momentum) keeps it at 1/L.
+    if spec.optimizer in ("momentum", "nesterov"):
+        return (1.0 - spec.momentum) / L
+    return 1.0 / L
+
+
+def resolve_eta0(data, sample_weight, rows, spec):
+    """The first step size: the user's eta0, or the automatic one.
+
+    For smooth losses the automatic step is 1/L (see :func:`smoothness`), the
+    classic step that makes every full-batch iteration decrease the
+    objective.  Losses with a kink have no curvature bound; they get the same
+    row-norm scale with unit curvature."""
+    if spec.eta0 != "auto":
+        return float(spec.eta0)
+    curvature = LOSSES[spec.loss].curvature
+    L = smoothness(data, sample_weight, rows, spec, curvature or 1.0)
+    return _auto_eta0(L, spec)
+
+
+def largest_stable_step(data, sample_weight, rows, spec):
+    """The largest step plain gradient descent can take on this data without
+    diverging: 2/L for a smooth loss (the iteration map of a quadratic is a
+    contraction exactly when eta < 2/L), 2(1 + momentum)/L for heavy-ball
+    momentum."""
+    curvature = LOSSES[spec.loss].curvature or 1.0
+    L = smoothness(data, sample_weight, rows, spec, curvature)
+    if L <= 0.0:
+        return float("inf")
+    if spec.optimizer in ("momentum", "nesterov"):
+        return 2.0 * (1.0 + spec.momentum) / L
+    return 2.0 / L
+
+
+def _average_start(average, t):
+    """Update count from which the running average is taken, or -1."""
+    if average is True:
+        return 0
+    if average is False or average == 0:
+        return -1
+    return int(average)
+
+
+def solve(
+    X,
+    Y,
+    sample_weight,
+    state,
+    spec,
+    *,
+    train_rows=None,
+    validation_rows=None,
+    score_validation=None,
+    max_epochs=None,
+    callback=None,
+    warn_convergence=True,
+):
+    """Train in place on ``state`` and return a :class:`SolverResult`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features) or CSR matrix
+        Training data in the dtype of ``state.W``.
+    Y : ndarray of shape (n_samples, n_columns)
+        Targets encoded as ``spec.target_kind`` says, same dtype as X.
+    sample_weight : ndarray of shape (n_samples,)
+    state : SolverState
+        Resumed as it is: coefficients, optimizer buffers, update count.
+    spec : SolverSpec
+    train_rows, validation_rows : ndarray of intp, default=None
+        Rows used for training and for scoring (early stopping); all rows are
+        training rows by default.  Rows are selected, never copied.
+    score_validation : callable, default=None
+        ``score_validation(decision)`` with the decision values of the
+        validation rows at the end of each epoch; higher is better.
+    max_epochs : int, default=None
+        Epochs to run; ``spec.max_iter`` by default.
+    callback : callable, default=None
+        ``callback(epoch, W, objective)`` after every epoch; returning True
+        stops training.
+    warn_convergence : bool, default=True
+        Warn with ConvergenceWarning when ``max_epochs`` ends training before
+        the stopping rule does (``tol`` not None).
+    """
+    data = KernelData(X)
+    n_samples = X.shape[0]
+    if train_rows is None:
+        train_rows = np.arange(n_samples, dtype=np.intp)
+    n_train = train_rows.shape[0]
+    weight_sum = float(np.sum(sample_weight[train_rows]))
+    if not weight_sum > 0.0:
+        raise ValueError(
+            "The sample weights of the training rows sum to zero; give at "
+            "least one training sample a positive weight."
+        )
+    sw_mean = weight_sum / n_train
+    batch_size = n_train if spec.batch_size == "full" else int(spec.batch_size)
+    batch_size = max(1, min(batch_size, n_train))
+    n_batches = -(-n_train // batch_size)
+    shuffle = spec.shuffle and batch_size < n_train
+    loss_info = LOSSES[spec.loss]
+    alpha = spec.alpha
+
+    if state.eta0 is None:
+        state.eta0 = resolve_eta0(data, sample_weight, train_rows, spec)
+    if state.eta is None:
+        state.eta = state.eta0
+    average_start = _average_start(spec.average, state.t)
+    empty = np.empty((0, state.W.shape[1]), dtype=state.W.dtype)
+    S1 = state.S1 if spec.optimizer != "sgd" else empty
+    S2 = state.S2 if spec.optimizer == "adam" else empty
+    W_avg = state.W_avg if average_start >= 0 else empty
+
+    # Scale of the objective that a diverging run leaves far behind: the
+    # larger of where we start and where the all-zero model sits.
+    zero_objective = objective(
+        data, Y, sample_weight, np.zeros_like(state.W), train_rows, spec
+    )
+    reference = None
+
+    epochs = spec.max_iter if max_epochs is None else max_epochs
+    loss_curve, validation_scores = [], []
+    best_loss = np.inf
+    best_score = -np.inf
+    best_W = None
+    no_improvement = 0
+    converged = False
+    start_time = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        order = state.rng.permutation(train_rows) if shuffle else train_rows
+        t_batches = np.arange(state.t, state.t + n_batches, dtype=np.int64)
+        steps = np.ascontiguousarray(
+            _step_sizes(
+                spec.learning_rate,
+                t_batches,
+                state.eta,
+                power_t=spec.power_t,
+                alpha=alpha,
+            ),
+            dtype=np.float64,
+        )
+        penalty = penalty_value(state.W, alpha, spec.l1_ratio)
+        result = _kernel.run_epoch(
+            *data.args,
+            Y,
+            spec.target_kind,
+            sample_weight,
+            sw_mean,
+            state.W,
+            spec.fit_intercept,
+            order,
+            batch_size,
+            steps,
+            loss_info.code,
+            spec.epsilon,
+            OPTIMIZERS.index(spec.optimizer),
+            spec.momentum,
+            spec.beta_1,
+            spec.beta_2,
+            S1,
+            S2,
+            state.t,
+            alpha,
+            spec.l1_ratio,
+            W_avg,
+            average_start,
+        )
+        state.t += result.n_updates
+        # The data term is each row's loss when its batch was processed: for
+        # the full batch that is exactly the objective at the weights the
+        # epoch started from, for stochastic batches the usual running
+        # estimate.
+        obj = result.loss_sum / weight_sum + penalty
+        loss_curve.append(obj)
+        if reference is None:
+            reference = max(obj, zero_objective)
+        if not np.isfinite(obj) or not np.all(np.isfinite(state.W)) or (
+            obj > EXPLOSION_FACTOR * reference and obj > 1.0
+        ):
+            raise DivergenceError(
+                epoch=epoch,
+                eta=float(steps[-1]),
+                largest_stable_step=largest_stable_step(
+                    data, sample_weight, train_rows, spec
+                ),
+                objective=obj,
+            )
+
+        if spec.verbose:
+            print(
+                f"-- Epoch {epoch}: objective {obj:.6g}, step {steps[-1]:.4g}, "
+                f"updates {state.t}, elapsed {time.perf_counter() - start_time:.2f}s"
+            )
+
+        W_now = W_avg if average_start >= 0 and state.t > average_start else state.W
+        improved = True
+        if score_validation is not None:
+            decision = np.empty((validation_rows.shape[0], state.W.shape[0]), X.dtype)
+            _kernel.decision_rows(
+                *data.args, W_now, validation_rows, decision
+            )
+            score = float(score_validation(decision))
+            validation_scores.append(score)
+            if spec.tol is not None and score < best_score + spec.tol:
+                improved = False
+            if score > best_score:
+                best_score = score
+                best_W = W_now.copy()
+        elif spec.tol is not None and obj > best_loss - spec.tol:
+            improved = False
+        best_loss = min(best_loss, obj)
+        no_improvement = 0 if improved else no_improvement + 1
+
+        stop = False
+        if callback is not None and callback(epoch, W_now, obj):
+            stop = True
+        if no_improvement >= spec.n_iter_no_change:
+            if spec.learning_rate == "adaptive" and state.eta > ADAPTIVE_MIN_ETA:
+                state.eta /= ADAPTIVE_DIVISOR
+                no_improvement = 0
+                if spec.verbose:
+                    print(f"Step size reduced to {state.eta:.4g}")
+            elif spec.tol is not None:
+                converged = True
+                stop = True
+        if stop:
+            break
+
+    if not converged and warn_convergence and spec.tol is not None and epoch > 0:
+        warnings.warn(
+            f"Maximum number of epochs ({epochs}) reached before the stopping "
+            "criterion was met; increase max_iter, raise eta0 or tol, or scale "
+            "the data.",
+            ConvergenceWarning,
+        )
+
+    if best_W is not None:
+        W_out = best_W
+    elif average_start >= 0 and state.t > average_start:
+        W_out = W_avg.copy()
+    else:
+        W_out = state.W.copy()
+    return SolverResult(
+        state=state,
+        W=W_out,
+        loss_curve=loss_curve,
+        validation_scores=validation_scores,
+        n_iter=epoch,
+        converged=converged,
+        best_loss=best_loss,
+        best_validation_score=best_score if validation_scores else None,
+    )
