@@ -6,8 +6,9 @@ schedules (:mod:`skgd.schedules`) and update rules (momentum, Nesterov,
 AdaGrad, RMSprop, Adam).
 """
 
+from skgd._classifier import GDClassifier
 from skgd._regressor import GDRegressor
 from skgd.exceptions import DivergenceError
 
-__all__ = ["GDRegressor", "DivergenceError"]
+__all__ = ["GDClassifier", "GDRegressor", "DivergenceError"]
 __version__ = "0.1.0"

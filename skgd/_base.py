@@ -72,7 +72,10 @@ class BaseGD(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
-        "batch_size": [StrOptions({"full"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"full"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -147,19 +150,23 @@ class BaseGD(BaseEstimator):
             verbose=int(self.verbose),
         )
 
-    def _validate_X(self, X, *, reset, y=None):
-        """Validate X (and y) once: dense data goes C-contiguous, sparse data
-        CSR, both in float64 or float32 (other dtypes become float64)."""
-        kwargs = dict(
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            reset=reset,
-        )
-        if y is None:
-            return validate_data(self, X, **kwargs)
+    # Dense data goes C-contiguous, sparse data CSR, both in float64 or
+    # float32 (other dtypes become float64); nothing is copied when X is
+    # already in one of these forms.
+    _X_FORMAT = dict(accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+
+    def _validate_X(self, X, *, reset):
+        return validate_data(self, X, reset=reset, **self._X_FORMAT)
+
+    def _validate_X_y(self, X, y, *, reset):
         return validate_data(
-            self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs
+            self,
+            X,
+            y,
+            reset=reset,
+            multi_output=True,
+            y_numeric=self._y_numeric,
+            **self._X_FORMAT,
         )
 
     def _sample_weight(self, sample_weight, X):
@@ -224,7 +231,7 @@ class BaseGD(BaseEstimator):
     ):
         """Validate, train and publish; shared by fit and partial_fit."""
         first_call = not (incremental and hasattr(self, "_solver_state"))
-        X, y = self._validate_X(X, reset=first_call, y=y)
+        X, y = self._validate_X_y(X, y, reset=first_call)
         Y, target_kind, n_outputs = self._prepare_targets(
             y, X, reset=first_call, classes=classes
         )

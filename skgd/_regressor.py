@@ -65,11 +65,13 @@ class GDRegressor(RegressorMixin, BaseGD):
     max_iter : int, default=1000
         Largest number of epochs (passes over the training data) per call
         to ``fit``. With ``batch_size="full"`` an epoch is one update.
-    tol : float or None, default=1e-3
+    tol : float or None, default=1e-4
         Training stops once the objective (or, with ``early_stopping``, the
         validation score) has failed to improve by ``tol`` for
         ``n_iter_no_change`` consecutive epochs. None trains for
-        ``max_iter`` epochs.
+        ``max_iter`` epochs. The default is ten times smaller than
+        SGDRegressor's: a full-batch epoch is a single update, whose
+        improvement is far smaller than that of an epoch of n updates.
     shuffle : bool, default=True
         Whether to visit the rows in a new random order every epoch
         (irrelevant for the full batch).
@@ -195,7 +197,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         l1_ratio=0.15,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-3,
+        tol=1e-4,
         shuffle=True,
         verbose=0,
         epsilon=0.1,
@@ -273,6 +275,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     def _validation_scorer(self, Y, sample_weight, rows):
         y_true = Y[rows]
         weights = sample_weight[rows]
+        if not np.any(weights > 0):
+            # Zero-weight rows still say how well the model predicts.
+            weights = None
 
         def score(decision):
             return r2_score(y_true, decision, sample_weight=weights)

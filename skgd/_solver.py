@@ -65,8 +65,9 @@ TARGET_MULTINOMIAL = 2
 
 # eta0="auto" for the rules that rescale each coordinate by its own gradient
 # history: they move every weight by about eta0 per update whatever the
-# curvature, so a step from 1/L has no meaning for them.
-ADAPTIVE_AUTO_ETA0 = 0.01
+# curvature, so a step from 1/L has no meaning for them.  AdaGrad's steps
+# shrink like 1/sqrt(t) on top of that, so it starts ten times larger.
+ADAPTIVE_AUTO_ETA0 = {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
 # The "adaptive" schedule divides the step by this after a plateau and stops
 # once it falls below ADAPTIVE_MIN_ETA (scikit-learn's values).
 ADAPTIVE_DIVISOR = 5.0
@@ -103,7 +104,7 @@ class SolverSpec:
     beta_1: float = 0.9
     beta_2: float = 0.999
     max_iter: int = 1000
-    tol: float | None = 1e-3
+    tol: float | None = 1e-4
     n_iter_no_change: int = 5
     shuffle: bool = True
     average: object = False
@@ -127,9 +128,7 @@ class SolverState:
     t: int = 0
     eta0: float | None = None
     eta: float | None = None
-    rng: np.random.RandomState = field(
-        default_factory=lambda: np.random.RandomState(0)
-    )
+    rng: np.random.RandomState = field(default_factory=lambda: np.random.RandomState(0))
 
     @classmethod
     def new(cls, n_outputs, n_features, dtype, rng):
@@ -306,7 +305,7 @@ def smoothness(data, sample_weight, rows, spec, curvature):
 
 def _auto_eta0(L, spec):
     if spec.optimizer in ADAPTIVE_OPTIMIZERS:
-        return ADAPTIVE_AUTO_ETA0
+        return ADAPTIVE_AUTO_ETA0[spec.optimizer]
     if L <= 0.0:
         # Every row is zero: any step is stable; 1 is as good as any.
         return 1.0
@@ -488,8 +487,10 @@ def solve(
         loss_curve.append(obj)
         if reference is None:
             reference = max(obj, zero_objective)
-        if not np.isfinite(obj) or not np.all(np.isfinite(state.W)) or (
-            obj > EXPLOSION_FACTOR * reference and obj > 1.0
+        if (
+            not np.isfinite(obj)
+            or not np.all(np.isfinite(state.W))
+            or (obj > EXPLOSION_FACTOR * reference and obj > 1.0)
         ):
             raise DivergenceError(
                 epoch=epoch,
@@ -510,9 +511,7 @@ def solve(
         improved = True
         if score_validation is not None:
             decision = np.empty((validation_rows.shape[0], state.W.shape[0]), X.dtype)
-            _kernel.decision_rows(
-                *data.args, W_now, validation_rows, decision
-            )
+            _kernel.decision_rows(*data.args, W_now, validation_rows, decision)
             score = float(score_validation(decision))
             validation_scores.append(score)
             if spec.tol is not None and score < best_score + spec.tol:
@@ -546,6 +545,7 @@ def solve(
             "criterion was met; increase max_iter, raise eta0 or tol, or scale "
             "the data.",
             ConvergenceWarning,
+            stacklevel=3,
         )
 
     if best_W is not None:
