@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from skgd._callbacks import CallbackSupportMixin, start_fit_task
 from skgd._solver import (
     OPTIMIZERS,
     SolverSpec,
@@ -50,7 +51,7 @@ def keeps_state_on_error(method):
     return wrapper
 
 
-class BaseGD(BaseEstimator):
+class BaseGD(CallbackSupportMixin, BaseEstimator):
     """Shared implementation; not for direct use."""
 
     _parameter_constraints: dict = {
@@ -106,8 +107,9 @@ class BaseGD(BaseEstimator):
         better."""
         raise NotImplementedError
 
-    def _publish_coef(self, W):
-        """Set coef_ and intercept_ from the solver's (n_outputs, d + 1)."""
+    def _coef_attributes(self, W):
+        """coef_ and intercept_, as a dict, from the solver's
+        (n_outputs, n_features + 1) array."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------
@@ -235,6 +237,7 @@ class BaseGD(BaseEstimator):
         Y, target_kind, n_outputs = self._prepare_targets(
             y, X, reset=first_call, classes=classes
         )
+        sample_weight_given = sample_weight
         sample_weight = self._sample_weight(sample_weight, X) * self._row_weights(Y)
         spec = self._spec(target_kind)
 
@@ -255,6 +258,17 @@ class BaseGD(BaseEstimator):
                 np.random.RandomState(rng.randint(np.iinfo(np.int32).max)),
             )
 
+        metadata = {} if sample_weight_given is None else {
+            "sample_weight": sample_weight_given
+        }
+        reporter = start_fit_task(
+            self,
+            max_epochs=1 if incremental else spec.max_iter,
+            X=X,
+            y=y,
+            metadata=metadata,
+        )
+
         train_rows = validation_rows = scorer = None
         if self.early_stopping and not incremental:
             train_rows, validation_rows = self._validation_split(
@@ -272,13 +286,15 @@ class BaseGD(BaseEstimator):
             validation_rows=validation_rows,
             score_validation=scorer,
             max_epochs=1 if incremental else None,
+            reporter=reporter,
             warn_convergence=not incremental,
         )
 
         # Everything below only publishes: training succeeded.
         keep_history = resume and hasattr(self, "loss_curve_")
         self._solver_state = result.state
-        self._publish_coef(result.W)
+        for name, value in self._coef_attributes(result.W).items():
+            setattr(self, name, value)
         self.eta0_ = result.state.eta0
         self.t_ = result.state.t
         previous_epochs = self.n_iter_ if keep_history else 0
@@ -292,6 +308,8 @@ class BaseGD(BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+        if reporter is not None:
+            reporter.fit_end()
         return self
 
     def _row_weights(self, Y):

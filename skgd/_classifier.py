@@ -311,9 +311,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
 
         return score
 
-    def _publish_coef(self, W):
-        self.coef_ = W[:, :-1].copy()
-        self.intercept_ = W[:, -1].copy()
+    def _coef_attributes(self, W):
+        return {"coef_": W[:, :-1].copy(), "intercept_": W[:, -1].copy()}
 
     @staticmethod
     def _decision_to_codes(decision):

@@ -70,6 +70,11 @@ cdef enum TargetKind:
 
 # Denominator guard of the adaptive optimizers (AdaGrad, RMSprop, Adam).
 cdef double ADAPTIVE_EPS = 1e-8
+# Rows are requested from memory this many rows before they are used: one
+# row of work (a dot and an axpy over ~100 features) is shorter than a
+# memory round trip, so a single row of look-ahead would leave most of the
+# latency exposed in a shuffled order.
+cdef Py_ssize_t PREFETCH_AHEAD = 4
 # The lazy sparse update keeps weights as (scale, offset) products; once the
 # accumulated scale gets this small every weight is brought up to date and
 # the scale restarts at 1, long before it could underflow.
@@ -407,8 +412,8 @@ def run_epoch(
 
                 for r in range(start, stop):
                     i = orderp[r]
-                    if r + 1 < n_rows:
-                        next_row = orderp[r + 1]
+                    if r + PREFETCH_AHEAD < n_rows:
+                        next_row = orderp[r + PREFETCH_AHEAD]
                         if sparse:
                             if Xv != NULL:
                                 skgd_prefetch(Xv + Xptr[next_row])

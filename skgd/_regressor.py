@@ -284,13 +284,10 @@ class GDRegressor(RegressorMixin, BaseGD):
 
         return score
 
-    def _publish_coef(self, W):
+    def _coef_attributes(self, W):
         if self._y_ndim == 1:
-            self.coef_ = W[0, :-1].copy()
-            self.intercept_ = W[0, -1:].copy()
-        else:
-            self.coef_ = W[:, :-1].copy()
-            self.intercept_ = W[:, -1].copy()
+            return {"coef_": W[0, :-1].copy(), "intercept_": W[0, -1:].copy()}
+        return {"coef_": W[:, :-1].copy(), "intercept_": W[:, -1].copy()}
 
     # -- public API ------------------------------------------------------
 

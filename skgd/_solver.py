@@ -353,6 +353,14 @@ def _average_start(average, t):
     return int(average)
 
 
+def _published(state, average_start):
+    """The coefficients a model would publish now: the running average once
+    averaging has started, else the current iterate."""
+    if average_start >= 0 and state.t > average_start:
+        return state.W_avg
+    return state.W
+
+
 def solve(
     X,
     Y,
@@ -364,7 +372,7 @@ def solve(
     validation_rows=None,
     score_validation=None,
     max_epochs=None,
-    callback=None,
+    reporter=None,
     warn_convergence=True,
 ):
     """Train in place on ``state`` and return a :class:`SolverResult`.
@@ -387,9 +395,11 @@ def solve(
         validation rows at the end of each epoch; higher is better.
     max_epochs : int, default=None
         Epochs to run; ``spec.max_iter`` by default.
-    callback : callable, default=None
-        ``callback(epoch, W, objective)`` after every epoch; returning True
-        stops training.
+    reporter : object, default=None
+        Progress reporting (see :class:`skgd._callbacks.EpochReporter`):
+        ``reporter.epoch_begin(W)`` before each epoch and
+        ``reporter.epoch_end(W)`` after it, which stops training by
+        returning True.
     warn_convergence : bool, default=True
         Warn with ConvergenceWarning when ``max_epochs`` ends training before
         the stopping rule does (``tol`` not None).
@@ -440,6 +450,8 @@ def solve(
     start_time = time.perf_counter()
     epoch = 0
     for epoch in range(1, epochs + 1):
+        if reporter is not None:
+            reporter.epoch_begin(_published(state, average_start))
         order = state.rng.permutation(train_rows) if shuffle else train_rows
         t_batches = np.arange(state.t, state.t + n_batches, dtype=np.int64)
         steps = np.ascontiguousarray(
@@ -507,7 +519,7 @@ def solve(
                 f"updates {state.t}, elapsed {time.perf_counter() - start_time:.2f}s"
             )
 
-        W_now = W_avg if average_start >= 0 and state.t > average_start else state.W
+        W_now = _published(state, average_start)
         improved = True
         if score_validation is not None:
             decision = np.empty((validation_rows.shape[0], state.W.shape[0]), X.dtype)
@@ -525,7 +537,7 @@ def solve(
         no_improvement = 0 if improved else no_improvement + 1
 
         stop = False
-        if callback is not None and callback(epoch, W_now, obj):
+        if reporter is not None and reporter.epoch_end(W_now):
             stop = True
         if no_improvement >= spec.n_iter_no_change:
             if spec.learning_rate == "adaptive" and state.eta > ADAPTIVE_MIN_ETA:
@@ -548,12 +560,7 @@ def solve(
             stacklevel=3,
         )
 
-    if best_W is not None:
-        W_out = best_W
-    elif average_start >= 0 and state.t > average_start:
-        W_out = W_avg.copy()
-    else:
-        W_out = state.W.copy()
+    W_out = best_W if best_W is not None else _published(state, average_start).copy()
     return SolverResult(
         state=state,
         W=W_out,
