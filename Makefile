@@ -31,7 +31,7 @@ lint: install
 # pytest exits 5 when it collected no test: that is a failure, and it is
 # reported as one.
 test: lint
-	@rc=0; $(PY) -m pytest -q -p no:cacheprovider || rc=$$?; \
+	@rc=0; SCIPY_ARRAY_API=1 $(PY) -m pytest -q -p no:cacheprovider || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing." >&2; fi; \
 	exit $$rc
 

@@ -176,9 +176,9 @@ class BaseGD(CallbackSupportMixin, BaseEstimator):
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
 
-    def _initial_state(self, X, n_outputs, coef_init, intercept_init, rng):
+    def _initial_state(self, X, n_outputs, coef_init, intercept_init, seed):
         n_features = X.shape[1]
-        state = SolverState.new(n_outputs, n_features, X.dtype, rng)
+        state = SolverState.new(n_outputs, n_features, X.dtype, seed)
         if coef_init is not None:
             coef = np.asarray(coef_init, dtype=X.dtype)
             expected = (n_features,) if n_outputs == 1 else (n_outputs, n_features)
@@ -244,18 +244,22 @@ class BaseGD(CallbackSupportMixin, BaseEstimator):
         resume = hasattr(self, "_solver_state") and (
             incremental or (self.warm_start and coef_init is None)
         )
-        rng = check_random_state(self.random_state)
+        # Private generators seeded from random_state: one shuffles the rows
+        # (carried over when training resumes), one draws the validation
+        # split, so that an int random_state holds out the same rows in
+        # every warm-started fit.
+        shuffle_seed, split_seed = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=2
+        )
         if resume:
             state = self._resumable_state(X, n_outputs)
         else:
-            # A private generator seeded from random_state, so that training
-            # never consumes a RandomState instance the user passed in.
             state = self._initial_state(
                 X,
                 n_outputs,
                 coef_init,
                 intercept_init,
-                np.random.RandomState(rng.randint(np.iinfo(np.int32).max)),
+                shuffle_seed,
             )
 
         metadata = {} if sample_weight_given is None else {
@@ -272,7 +276,7 @@ class BaseGD(CallbackSupportMixin, BaseEstimator):
         train_rows = validation_rows = scorer = None
         if self.early_stopping and not incremental:
             train_rows, validation_rows = self._validation_split(
-                Y, sample_weight, state.rng
+                Y, sample_weight, np.random.RandomState(split_seed)
             )
             scorer = self._validation_scorer(Y, sample_weight, validation_rows)
 
@@ -303,8 +307,13 @@ class BaseGD(CallbackSupportMixin, BaseEstimator):
         self.loss_curve_ = previous_curve + result.loss_curve
         self.best_loss_ = float(np.min(self.loss_curve_))
         if self.early_stopping and not incremental:
-            self.validation_scores_ = result.validation_scores
-            self.best_validation_score_ = result.best_validation_score
+            previous_scores = (
+                list(self.validation_scores_)
+                if keep_history and self.validation_scores_ is not None
+                else []
+            )
+            self.validation_scores_ = previous_scores + result.validation_scores
+            self.best_validation_score_ = float(np.max(self.validation_scores_))
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None

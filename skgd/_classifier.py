@@ -376,6 +376,9 @@ class GDClassifier(ClassifierMixin, BaseGD):
         self : GDClassifier
             The updated estimator.
         """
+        # _fit_context skips parameter validation once the estimator is
+        # fitted; parameters may have changed since (set_params).
+        self._validate_params()
         first_call = not hasattr(self, "_solver_state")
         if first_call and classes is None:
             raise ValueError(

@@ -18,6 +18,7 @@
 # one row it is an unbiased estimate of it that respects the weight of the row.
 
 from libc.math cimport fabs, pow, sqrt
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
@@ -142,7 +143,7 @@ cdef inline double row_loss(
 cdef inline floating optimizer_step(
     int optimizer, floating w, double g, floating* s1, floating* s2,
     double eta, double mu, double beta1, double beta2,
-    double bias1, double bias2,
+    double bias1, double bias2, double* eff,
 ) noexcept nogil:
     """One coordinate of an update rule; returns the new weight.
 
@@ -153,32 +154,46 @@ cdef inline floating optimizer_step(
     adam      m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
               w <- w - eta (m / bias1) / (sqrt(v / bias2) + eps)
     where bias1 = 1 - b1^t and bias2 = 1 - b2^t for the t-th update.
+
+    eff receives the rule's effective step on this coordinate, the factor
+    the L1 soft threshold must use for the iteration to stop exactly at a
+    Lasso solution: at a fixed point of w <- S(w - eff g, eff alpha rho)
+    the gradient satisfies g = -alpha rho sign(w).  That is eta / (1 - mu)
+    for both momentum rules (their velocity settles at -eta g / (1 - mu))
+    and eta over the root of the second-moment estimate for the adaptive
+    rules.
     """
     cdef double v, m, s
     if optimizer == OPT_SGD:
+        eff[0] = eta
         return <floating>(w - eta * g)
     elif optimizer == OPT_MOMENTUM:
         v = mu * s1[0] - eta * g
         s1[0] = <floating>v
+        eff[0] = eta / (1.0 - mu)
         return <floating>(w + v)
     elif optimizer == OPT_NESTEROV:
         v = mu * s1[0] - eta * g
         s1[0] = <floating>v
+        eff[0] = eta / (1.0 - mu)
         return <floating>(w + mu * v - eta * g)
     elif optimizer == OPT_ADAGRAD:
         s = s1[0] + g * g
         s1[0] = <floating>s
-        return <floating>(w - eta * g / (sqrt(s) + ADAPTIVE_EPS))
+        eff[0] = eta / (sqrt(s) + ADAPTIVE_EPS)
+        return <floating>(w - eff[0] * g)
     elif optimizer == OPT_RMSPROP:
         s = beta2 * s1[0] + (1.0 - beta2) * g * g
         s1[0] = <floating>s
-        return <floating>(w - eta * g / (sqrt(s) + ADAPTIVE_EPS))
+        eff[0] = eta / (sqrt(s) + ADAPTIVE_EPS)
+        return <floating>(w - eff[0] * g)
     else:
         m = beta1 * s1[0] + (1.0 - beta1) * g
         v = beta2 * s2[0] + (1.0 - beta2) * g * g
         s1[0] = <floating>m
         s2[0] = <floating>v
-        return <floating>(w - eta * (m / bias1) / (sqrt(v / bias2) + ADAPTIVE_EPS))
+        eff[0] = eta / (sqrt(v / bias2) + ADAPTIVE_EPS)
+        return <floating>(w - eff[0] * (m / bias1))
 
 
 cdef void apply_gradient(
@@ -193,14 +208,16 @@ cdef void apply_gradient(
     Plain SGD takes the proximal step w <- S(a w - eta g, thr), with
     a = 1 - eta alpha (1 - l1_ratio) the L2 shrink and S the soft threshold
     at thr = eta alpha l1_ratio, which sets weights exactly to zero.  The other
-    rules treat the L2 term as part of the gradient and finish with the same
-    soft threshold at the scheduled step."""
+    rules treat the L2 term as part of the gradient and finish with the soft
+    threshold at their own effective step (see optimizer_step)."""
     cdef Py_ssize_t D = n_features + 1, j, base
     cdef int k
     cdef floating a = <floating>(1.0 - eta * alpha * (1.0 - l1_ratio))
     cdef floating thr = <floating>(eta * alpha * l1_ratio)
     cdef floating feta = <floating>eta
     cdef double l2 = alpha * (1.0 - l1_ratio)
+    cdef double l1 = alpha * l1_ratio
+    cdef double eff = 0.0
     cdef floating* Wk
     cdef floating* Gk
     for k in range(K):
@@ -210,25 +227,34 @@ cdef void apply_gradient(
         if optimizer == OPT_SGD:
             for j in range(n_features):
                 Wk[j] = a * Wk[j] - feta * Gk[j]
+            if thr > 0:
+                for j in range(n_features):
+                    Wk[j] = soft_threshold(Wk[j], thr)
         else:
             for j in range(n_features):
                 Wk[j] = optimizer_step(
                     optimizer, Wk[j], Gk[j] + l2 * Wk[j], S1 + base + j,
-                    S2 + base + j, eta, mu, beta1, beta2, bias1, bias2)
-        if thr > 0:
-            for j in range(n_features):
-                Wk[j] = soft_threshold(Wk[j], thr)
+                    S2 + base + j, eta, mu, beta1, beta2, bias1, bias2, &eff)
+                if l1 > 0:
+                    Wk[j] = soft_threshold(Wk[j], <floating>(eff * l1))
         if fit_intercept:
             Wk[n_features] = optimizer_step(
                 optimizer, Wk[n_features], Gk[n_features],
                 S1 + base + n_features, S2 + base + n_features,
-                eta, mu, beta1, beta2, bias1, bias2)
+                eta, mu, beta1, beta2, bias1, bias2, &eff)
         memset(Gk, 0, D * sizeof(floating))
+
+
+cdef struct LazyRecord:
+    # The cumulative shrink A and threshold C at the step where this
+    # feature's weights were last brought up to date.
+    double A
+    double C
 
 
 cdef inline void lazy_catch_up(
     floating* W, int K, Py_ssize_t D, Py_ssize_t j,
-    double A_now, double C_now, double* A_last, double* C_last,
+    double A_now, double C_now, LazyRecord* records,
 ) noexcept nogil:
     """Bring weight column j up to date through the penalty-only steps it
     missed.  A run of steps w <- S(a_s w, c_s) composes in closed form: with
@@ -236,23 +262,46 @@ cdef inline void lazy_catch_up(
     A_now * max(0, |w| / A_last - (C_now - C_last)), sign unchanged."""
     cdef int k
     cdef double w, u
-    cdef double ratio = A_now / A_last[j]
-    cdef double shift = C_now - C_last[j]
+    cdef double A_last = records[j].A
+    cdef double ratio = A_now / A_last
+    cdef double shift = C_now - records[j].C
     if ratio != 1.0 or shift != 0.0:
         for k in range(K):
             w = W[k * D + j]
-            if shift == 0.0:
-                W[k * D + j] = <floating>(w * ratio)
+            u = fabs(w) / A_last - shift
+            if u <= 0:
+                W[k * D + j] = 0
+            elif w > 0:
+                W[k * D + j] = <floating>(A_now * u)
             else:
-                u = fabs(w) / A_last[j] - shift
-                if u <= 0:
-                    W[k * D + j] = 0
-                elif w > 0:
-                    W[k * D + j] = <floating>(A_now * u)
-                else:
-                    W[k * D + j] = <floating>(-A_now * u)
-    A_last[j] = A_now
-    C_last[j] = C_now
+                W[k * D + j] = <floating>(-A_now * u)
+    records[j].A = A_now
+    records[j].C = C_now
+
+
+cdef inline void scale_weights(floating* W, int K, Py_ssize_t D,
+                               Py_ssize_t n_features, double factor) noexcept nogil:
+    """Fold a pending scale factor into the coefficients (not the
+    intercepts)."""
+    cdef int k
+    cdef Py_ssize_t j
+    cdef floating f = <floating>factor
+    if factor == 1.0:
+        return
+    for k in range(K):
+        for j in range(n_features):
+            W[k * D + j] *= f
+
+
+cdef inline void finish_intercept(floating* W, floating* G, int K, Py_ssize_t D,
+                                  Py_ssize_t n_features, bint fit_intercept,
+                                  double eta) noexcept nogil:
+    """Plain gradient step on the intercepts; clears their gradient."""
+    cdef int k
+    for k in range(K):
+        if fit_intercept:
+            W[k * D + n_features] -= <floating>(eta * G[k * D + n_features])
+        G[k * D + n_features] = 0
 
 
 @cython.final
@@ -310,17 +359,24 @@ def run_epoch(
     cdef int K = W.shape[0]
     cdef Py_ssize_t n_batches = (n_rows + batch_size - 1) // batch_size
     cdef Py_ssize_t y_cols = Y.shape[1]
-    if steps.shape[0] < n_batches:
+    # One step per batch, or a single step for a constant schedule (which
+    # then costs no array as long as the epoch).
+    cdef bint constant_step = steps.shape[0] == 1
+    if steps.shape[0] < n_batches and not constant_step:
         raise ValueError("steps must hold one step size per batch")
 
     cdef bint averaging = average_start >= 0
     # Plain SGD on sparse rows touches only the features present in the
-    # batch; the shrink and soft threshold of the others are applied lazily
-    # (see lazy_catch_up).  Averaging needs every weight every step, so it
-    # keeps the eager update.
+    # batch; the penalty of every other feature is applied lazily.  Without
+    # an L1 part the penalty is a pure shrink, kept as one scale factor for
+    # the whole model (W = scale * V).  With L1, each feature records where
+    # it was last brought up to date (see lazy_catch_up).  Averaging needs
+    # every weight every step, so it keeps the eager update.
     cdef bint lazy = sparse and optimizer == OPT_SGD and not averaging
-    # Dense per-sample SGD without averaging fuses gradient and update into
-    # one sweep over the row while it is still in cache.
+    cdef bint lazy_scaled = lazy and alpha * l1_ratio == 0.0
+    cdef bint lazy_l1 = lazy and not lazy_scaled
+    # Dense per-sample SGD fuses gradient and update into one sweep over the
+    # row while it is still in cache.
     cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
 
     cdef floating* Wp = &W[0, 0]
@@ -345,19 +401,21 @@ def run_epoch(
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
-    cdef double* A_last = NULL
-    cdef double* C_last = NULL
+    cdef LazyRecord* records = NULL
     cdef long long* stamp = NULL
     cdef Py_ssize_t* touched = NULL
 
-    cdef Py_ssize_t b, r, i, j, q, start, stop, nnz, row_start, n_touched, kD
+    cdef Py_ssize_t b, r, i, j, q, start, stop, nnz, row_start = 0, n_touched, kD
     cdef Py_ssize_t next_row
     cdef int k
     cdef long long t = t_start
     cdef double eta, scale, row_w, loss_sum = 0.0, bias1 = 1.0, bias2 = 1.0
     cdef double A_now = 1.0, C_now = 0.0, a_step, thr_step, navg
+    cdef double wscale = 1.0, new_scale, f
+    cdef double full_scale = 1.0 / (batch_size * sw_mean)
+    cdef bint degenerate, direct
     cdef floating a, thr, ck, w
-    cdef const floating* x
+    cdef const floating* x = NULL
     cdef bint error = False
 
     with nogil:
@@ -366,29 +424,32 @@ def run_epoch(
         Dv = <double*>malloc(K * sizeof(double))
         C = <floating*>malloc(K * sizeof(floating))
         if lazy:
-            A_last = <double*>malloc(D * sizeof(double))
-            C_last = <double*>malloc(D * sizeof(double))
             stamp = <long long*>malloc(D * sizeof(long long))
             touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
+        if lazy_l1:
+            records = <LazyRecord*>malloc(D * sizeof(LazyRecord))
         if (G == NULL or P == NULL or Dv == NULL or C == NULL
-                or (lazy and (A_last == NULL or C_last == NULL
-                              or stamp == NULL or touched == NULL))):
+                or (lazy and (stamp == NULL or touched == NULL))
+                or (lazy_l1 and records == NULL)):
             error = True
         else:
             memset(G, 0, K * D * sizeof(floating))
             if lazy:
                 for j in range(D):
-                    A_last[j] = 1.0
-                    C_last[j] = 0.0
                     stamp[j] = -1
+            if lazy_l1:
+                for j in range(D):
+                    records[j].A = 1.0
+                    records[j].C = 0.0
 
             for b in range(n_batches):
                 start = b * batch_size
                 stop = start + batch_size
                 if stop > n_rows:
                     stop = n_rows
-                eta = stepp[b]
-                scale = 1.0 / ((stop - start) * sw_mean)
+                eta = stepp[0] if constant_step else stepp[b]
+                scale = full_scale if stop - start == batch_size else (
+                    1.0 / ((stop - start) * sw_mean))
                 if optimizer == OPT_ADAM:
                     bias1 = 1.0 - pow(beta1, <double>(t + 1))
                     bias2 = 1.0 - pow(beta2, <double>(t + 1))
@@ -397,23 +458,37 @@ def run_epoch(
                 a = <floating>a_step
                 thr = <floating>thr_step
 
-                if lazy and A_now * a_step < LAZY_RESCALE_BELOW:
-                    # Bring everything up to date and restart the scale
-                    # before it underflows; this step then runs lazily from
-                    # a fresh scale of 1.
+                # Before the lazy representation's scale could underflow,
+                # bring every weight up to date and restart it at 1.  A
+                # shrink this strong (eta * alpha close to or above 1) has
+                # no lazy form at all: that step then runs eagerly.
+                degenerate = lazy and a_step < LAZY_RESCALE_BELOW
+                if lazy_scaled and wscale * a_step < LAZY_RESCALE_BELOW:
+                    scale_weights(Wp, K, D, n_features, wscale)
+                    wscale = 1.0
+                if lazy_l1 and A_now * a_step < LAZY_RESCALE_BELOW:
                     for j in range(n_features):
-                        lazy_catch_up(Wp, K, D, j, A_now, C_now, A_last, C_last)
+                        lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
                     A_now = 1.0
                     C_now = 0.0
                     for j in range(n_features):
-                        A_last[j] = 1.0
-                        C_last[j] = 0.0
+                        records[j].A = 1.0
+                        records[j].C = 0.0
+                # A single sparse row needs no gradient buffer: canonical
+                # CSR rows hold each feature once.
+                direct = lazy_scaled and batch_size == 1 and not degenerate
                 n_touched = 0
 
                 for r in range(start, stop):
                     i = orderp[r]
+                    if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
+                        # The row's extent must arrive before its data can
+                        # be requested: fetch it twice as far ahead.
+                        skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
                     if r + PREFETCH_AHEAD < n_rows:
                         next_row = orderp[r + PREFETCH_AHEAD]
+                        skgd_prefetch(Yp + next_row * y_cols)
+                        skgd_prefetch(swp + next_row)
                         if sparse:
                             if Xv != NULL:
                                 skgd_prefetch(Xv + Xptr[next_row])
@@ -427,18 +502,25 @@ def run_epoch(
                     if sparse:
                         row_start = Xptr[i]
                         nnz = Xptr[i + 1] - row_start
-                        if lazy:
+                        if lazy_l1:
                             for q in range(row_start, row_start + nnz):
                                 j = Xi[q]
                                 if stamp[j] != b:
                                     stamp[j] = b
-                                    lazy_catch_up(Wp, K, D, j, A_now, C_now,
-                                                  A_last, C_last)
+                                    lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                                    touched[n_touched] = j
+                                    n_touched += 1
+                        elif lazy_scaled and not direct:
+                            for q in range(row_start, row_start + nnz):
+                                j = Xi[q]
+                                if stamp[j] != b:
+                                    stamp[j] = b
                                     touched[n_touched] = j
                                     n_touched += 1
                         for k in range(K):
-                            P[k] = sparse_dot(Wp + k * D, Xv + row_start,
-                                              Xi + row_start, nnz) + Wp[k * D + n_features]
+                            P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
+                                                        Xi + row_start, nnz)
+                                    + Wp[k * D + n_features])
                     else:
                         x = Xp + i * n_features
                         for k in range(K):
@@ -463,6 +545,20 @@ def run_epoch(
                             if fit_intercept:
                                 Wp[kD + n_features] -= ck
                         continue
+                    if direct:
+                        # W = wscale * V: the shrink is the new scale, the
+                        # gradient step lands on V divided by it.
+                        new_scale = wscale * a_step
+                        for k in range(K):
+                            kD = k * D
+                            if C[k] == 0:
+                                continue
+                            f = eta * C[k] / new_scale
+                            for q in range(row_start, row_start + nnz):
+                                Wp[kD + Xi[q]] -= <floating>(f * Xv[q])
+                            if fit_intercept:
+                                Wp[kD + n_features] -= <floating>(eta * C[k])
+                        continue
 
                     # Accumulate the batch gradient.
                     for k in range(K):
@@ -477,43 +573,50 @@ def run_epoch(
                             dense_axpy(G + kD, ck, x, n_features)
                         G[kD + n_features] += ck
 
-                if not fused:
-                    if lazy and a_step < LAZY_RESCALE_BELOW:
-                        # A shrink this strong (eta * alpha >= 1) has no
-                        # lazy form; everything was brought up to date
-                        # above, so take this one step on every column.
-                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
-                                       fit_intercept, optimizer, eta, alpha,
-                                       l1_ratio, momentum, beta1, beta2,
-                                       bias1, bias2)
-                    elif lazy:
-                        # Touched columns take the full proximal step now;
-                        # every other column owes this step's shrink and
-                        # threshold, recorded in (A_now, C_now).
-                        A_now *= a_step
-                        C_now += thr_step / A_now
-                        for q in range(n_touched):
-                            j = touched[q]
-                            for k in range(K):
-                                kD = k * D
-                                w = a * Wp[kD + j] - <floating>eta * G[kD + j]
-                                if thr > 0:
-                                    w = soft_threshold(w, thr)
-                                Wp[kD + j] = w
-                                G[kD + j] = 0
-                            A_last[j] = A_now
-                            C_last[j] = C_now
-                        if fit_intercept:
-                            for k in range(K):
-                                kD = k * D
-                                Wp[kD + n_features] -= <floating>eta * G[kD + n_features]
+                if direct:
+                    wscale *= a_step
+                elif fused:
+                    pass
+                elif degenerate:
+                    # Everything is up to date (scale and records restarted
+                    # above), so the step applies to the weights themselves.
+                    apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                   fit_intercept, optimizer, eta, alpha,
+                                   l1_ratio, momentum, beta1, beta2,
+                                   bias1, bias2)
+                elif lazy_scaled:
+                    new_scale = wscale * a_step
+                    for q in range(n_touched):
+                        j = touched[q]
                         for k in range(K):
-                            G[k * D + n_features] = 0
-                    else:
-                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
-                                       fit_intercept, optimizer, eta, alpha,
-                                       l1_ratio, momentum, beta1, beta2,
-                                       bias1, bias2)
+                            kD = k * D
+                            Wp[kD + j] -= <floating>(eta * G[kD + j] / new_scale)
+                            G[kD + j] = 0
+                    wscale = new_scale
+                    finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
+                elif lazy_l1:
+                    # Touched columns take the full proximal step now; every
+                    # other column owes this step's shrink and threshold,
+                    # recorded in (A_now, C_now).
+                    A_now *= a_step
+                    C_now += thr_step / A_now
+                    for q in range(n_touched):
+                        j = touched[q]
+                        for k in range(K):
+                            kD = k * D
+                            w = a * Wp[kD + j] - <floating>eta * G[kD + j]
+                            if thr > 0:
+                                w = soft_threshold(w, thr)
+                            Wp[kD + j] = w
+                            G[kD + j] = 0
+                        records[j].A = A_now
+                        records[j].C = C_now
+                    finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
+                else:
+                    apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                   fit_intercept, optimizer, eta, alpha,
+                                   l1_ratio, momentum, beta1, beta2,
+                                   bias1, bias2)
                 t += 1
                 if averaging and t > average_start:
                     # Running mean of the iterates since update average_start.
@@ -521,16 +624,17 @@ def run_epoch(
                     for j in range(K * D):
                         Wavg_p[j] += <floating>((Wp[j] - Wavg_p[j]) / navg)
 
-            if lazy:
+            if lazy_scaled:
+                scale_weights(Wp, K, D, n_features, wscale)
+            if lazy_l1:
                 for j in range(n_features):
-                    lazy_catch_up(Wp, K, D, j, A_now, C_now, A_last, C_last)
+                    lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
 
         free(G)
         free(P)
         free(Dv)
         free(C)
-        free(A_last)
-        free(C_last)
+        free(records)
         free(stamp)
         free(touched)
     if error:
@@ -696,3 +800,44 @@ def row_sq_norms(
                     s += X[i, j] * X[i, j]
             out[r] = s
     return np.asarray(out)
+
+
+cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
+    """One output of the splitmix64 generator (a 64-bit counter passed
+    through a bijective mixer): fast, and statistically fine for choosing a
+    visiting order."""
+    cdef uint64_t z
+    state[0] += 0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+def shuffle_rows(Py_ssize_t[::1] order, const Py_ssize_t[::1] rows, uint64_t state):
+    """Write a random permutation of `rows` into `order` (Fisher-Yates), or
+    of 0..n-1 when `rows` is empty, and return the generator's new state.
+    Each epoch's order depends only on the generator state, so resumed
+    training replays exactly the orders of an uninterrupted run.  A
+    per-epoch shuffle through NumPy costs a sizeable share of an SGD epoch on
+    sparse data; this one is a single cheap pass."""
+    cdef Py_ssize_t i, j, n = order.shape[0]
+    cdef Py_ssize_t tmp
+    cdef double unit = 1.0 / 9007199254740992.0  # 2**-53
+    with nogil:
+        if rows.shape[0] == 0:
+            for i in range(n):
+                order[i] = i
+        else:
+            for i in range(n):
+                order[i] = rows[i]
+        i = n - 1
+        while i > 0:
+            # A uniform double in [0, 1) from the top 53 bits; the bias of
+            # scaling it to i + 1 choices is below 2**-53 * n.
+            j = <Py_ssize_t>((splitmix64(&state) >> 11) * unit * (i + 1))
+            tmp = order[i]
+            order[i] = order[j]
+            order[j] = tmp
+            i -= 1
+    return state

@@ -104,8 +104,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         loss over a batch (the largest eigenvalue of the weighted Gram
         matrix for the full batch, the largest squared row norm for one
         sample, a mix of both for mini-batches, times the curvature of the
-        loss); ``(1 - momentum) / L`` with momentum; 0.01 for the adaptive
-        rules (AdaGrad, RMSprop, Adam). The value used is ``eta0_``.
+        loss, plus ``alpha`` for the L2 part of the penalty);
+        ``(1 - momentum) / L`` with momentum; 0.01 for RMSprop and Adam and
+        0.1 for AdaGrad, whose steps shrink as gradients accumulate. The
+        value used is ``eta0_``.
     power_t : float, default=0.25
         The exponent of ``learning_rate="invscaling"``.
     early_stopping : bool, default=False
@@ -349,6 +351,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         self : GDRegressor
             The updated estimator.
         """
+        # _fit_context skips parameter validation once the estimator is
+        # fitted; parameters may have changed since (set_params).
+        self._validate_params()
         return self._run(X, y, sample_weight, incremental=True)
 
     def predict(self, X):

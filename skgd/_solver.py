@@ -13,7 +13,7 @@ only in ``batch_size``, which sets how the kernel cuts the epoch into batches.
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,8 +73,15 @@ ADAPTIVE_AUTO_ETA0 = {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
 ADAPTIVE_DIVISOR = 5.0
 ADAPTIVE_MIN_ETA = 1e-6
 # An objective this many times above the larger of the starting objective and
-# the objective of the all-zero model counts as divergence.
-EXPLOSION_FACTOR = 1e4
+# the objective of the all-zero model counts as divergence.  Adaptive rules
+# can overshoot by a few orders of magnitude on their first steps and then
+# recover; a genuinely diverging run grows geometrically and crosses this
+# bound a few epochs later.
+EXPLOSION_FACTOR = 1e6
+# Rows on which the objective of the zero model, of the starting weights and
+# of the final weights (which catches a blow-up in a call's last update) are
+# measured.
+FINAL_CHECK_ROWS = 1000
 # Power iteration for the largest eigenvalue of the weighted Gram matrix.
 POWER_MAX_ITER = 50
 POWER_RTOL = 1e-4
@@ -118,7 +125,9 @@ class SolverState:
     ``W`` holds the coefficients with the intercept as its last column; the
     optimizer buffers ``S1``/``S2`` and the running average ``W_avg`` have the
     same shape.  ``t`` counts updates, ``eta`` is the current base step of the
-    "adaptive" schedule, ``eta0`` the resolved first step.
+    "adaptive" schedule, ``eta0`` the first step in use, ``auto_eta0`` the
+    automatic step once computed (kept, so resumed training continues with
+    the step it started from).
     """
 
     W: np.ndarray
@@ -127,23 +136,25 @@ class SolverState:
     W_avg: np.ndarray
     t: int = 0
     eta0: float | None = None
+    auto_eta0: float | None = None
     eta: float | None = None
-    rng: np.random.RandomState = field(default_factory=lambda: np.random.RandomState(0))
+    # The objective scale that divergence is measured against.
+    reference: float | None = None
+    # State of the generator that shuffles the rows (see _kernel.shuffle_rows).
+    shuffle_state: int = 0
 
     @classmethod
-    def new(cls, n_outputs, n_features, dtype, rng):
+    def new(cls, n_outputs, n_features, dtype, seed):
         shape = (n_outputs, n_features + 1)
         return cls(
             W=np.zeros(shape, dtype=dtype),
             S1=np.zeros(shape, dtype=dtype),
             S2=np.zeros(shape, dtype=dtype),
             W_avg=np.zeros(shape, dtype=dtype),
-            rng=rng,
+            shuffle_state=int(seed),
         )
 
     def copy(self):
-        rng = np.random.RandomState()
-        rng.set_state(self.rng.get_state())
         return SolverState(
             W=self.W.copy(),
             S1=self.S1.copy(),
@@ -151,8 +162,10 @@ class SolverState:
             W_avg=self.W_avg.copy(),
             t=self.t,
             eta0=self.eta0,
+            auto_eta0=self.auto_eta0,
             eta=self.eta,
-            rng=rng,
+            reference=self.reference,
+            shuffle_state=self.shuffle_state,
         )
 
 
@@ -257,10 +270,13 @@ def _largest_gram_eigenvalue(data, sample_weight, rows, fit_intercept):
         _kernel.gram_matvec(*data.args, sample_weight, rows, fit_intercept, v, out)
         out /= weight
         new_lam = float(v @ out)
-        norm = np.linalg.norm(out)
-        if norm == 0.0:
+        # Normalise through the largest entry first: the plain norm squares
+        # the entries and over- or underflows for features far from 1.
+        peak = np.max(np.abs(out))
+        if peak == 0.0:
             return 0.0
-        v = out / norm
+        v = out / peak
+        v /= np.linalg.norm(v)
         if abs(new_lam - lam) <= POWER_RTOL * abs(new_lam):
             return new_lam
         lam = new_lam
@@ -303,6 +319,13 @@ def smoothness(data, sample_weight, rows, spec, curvature):
     return (n - b) / (b * (n - 1)) * L_max + n * (b - 1) / (b * (n - 1)) * L_full
 
 
+def smoothness_with_penalty(data, sample_weight, rows, spec, curvature):
+    """The data term's smoothness plus the curvature alpha (1 - l1_ratio) of
+    the L2 part of the penalty, which every update applies in full."""
+    L = smoothness(data, sample_weight, rows, spec, curvature)
+    return L + spec.alpha * (1.0 - spec.l1_ratio)
+
+
 def _auto_eta0(L, spec):
     if spec.optimizer in ADAPTIVE_OPTIMIZERS:
         return ADAPTIVE_AUTO_ETA0[spec.optimizer]
@@ -326,31 +349,46 @@ def resolve_eta0(data, sample_weight, rows, spec):
     if spec.eta0 != "auto":
         return float(spec.eta0)
     curvature = LOSSES[spec.loss].curvature
-    L = smoothness(data, sample_weight, rows, spec, curvature or 1.0)
+    L = smoothness_with_penalty(data, sample_weight, rows, spec, curvature or 1.0)
+    if not np.isfinite(L):
+        raise ValueError(
+            "The features are too large for the automatic step: their "
+            "curvature overflows float64. Standardize the features (e.g. with "
+            "StandardScaler) or give eta0 explicitly."
+        )
     return _auto_eta0(L, spec)
 
 
 def largest_stable_step(data, sample_weight, rows, spec):
-    """The largest step plain gradient descent can take on this data without
-    diverging: 2/L for a smooth loss (the iteration map of a quadratic is a
-    contraction exactly when eta < 2/L), 2(1 + momentum)/L for heavy-ball
-    momentum."""
+    """The largest step the update rule can take on this data without
+    diverging: 2/L for plain gradient descent on a smooth loss (the iteration
+    map of a quadratic is a contraction exactly when eta < 2/L), and the
+    corresponding bounds of the momentum rules."""
+    if spec.optimizer in ADAPTIVE_OPTIMIZERS:
+        # These rules move each weight by about eta per update whatever the
+        # curvature: no step bound follows from the data.
+        return float("nan")
     curvature = LOSSES[spec.loss].curvature or 1.0
-    L = smoothness(data, sample_weight, rows, spec, curvature)
+    L = smoothness_with_penalty(data, sample_weight, rows, spec, curvature)
     if L <= 0.0:
         return float("inf")
-    if spec.optimizer in ("momentum", "nesterov"):
-        return 2.0 * (1.0 + spec.momentum) / L
+    mu = spec.momentum
+    if spec.optimizer == "momentum":
+        return 2.0 * (1.0 + mu) / L
+    if spec.optimizer == "nesterov":
+        # On a quadratic with curvature h = eta L the update has the
+        # characteristic polynomial z^2 - (1 + mu)(1 - h) z + mu (1 - h),
+        # whose roots stay inside the unit circle exactly for
+        # h < 2 (1 + mu) / (1 + 2 mu).
+        return 2.0 * (1.0 + mu) / ((1.0 + 2.0 * mu) * L)
     return 2.0 / L
 
 
-def _average_start(average, t):
+def _average_start(average):
     """Update count from which the running average is taken, or -1."""
-    if average is True:
-        return 0
-    if average is False or average == 0:
-        return -1
-    return int(average)
+    if isinstance(average, (bool, np.bool_)):
+        return 0 if average else -1
+    return int(average) if average > 0 else -1
 
 
 def _published(state, average_start):
@@ -406,10 +444,13 @@ def solve(
     """
     data = KernelData(X)
     n_samples = X.shape[0]
-    if train_rows is None:
+    all_rows = train_rows is None
+    if all_rows:
         train_rows = np.arange(n_samples, dtype=np.intp)
     n_train = train_rows.shape[0]
-    weight_sum = float(np.sum(sample_weight[train_rows]))
+    weight_sum = float(
+        np.sum(sample_weight if all_rows else sample_weight[train_rows])
+    )
     if not weight_sum > 0.0:
         raise ValueError(
             "The sample weights of the training rows sum to zero; give at "
@@ -423,22 +464,57 @@ def solve(
     loss_info = LOSSES[spec.loss]
     alpha = spec.alpha
 
-    if state.eta0 is None:
-        state.eta0 = resolve_eta0(data, sample_weight, train_rows, spec)
-    if state.eta is None:
-        state.eta = state.eta0
-    average_start = _average_start(spec.average, state.t)
+    # A numeric eta0 always applies, so set_params(eta0=...) between
+    # partial_fit calls or warm-started fits takes effect; "auto" keeps the
+    # step it resolved on the first call (the data's curvature), so resumed
+    # training continues exactly.
+    if spec.eta0 != "auto":
+        eta0 = float(spec.eta0)
+    else:
+        if state.auto_eta0 is None:
+            state.auto_eta0 = resolve_eta0(data, sample_weight, train_rows, spec)
+        eta0 = state.auto_eta0
+    if state.eta is None or eta0 != state.eta0:
+        # The "adaptive" schedule restarts from a new first step.
+        state.eta = eta0
+    state.eta0 = eta0
+    average_start = _average_start(spec.average)
     empty = np.empty((0, state.W.shape[1]), dtype=state.W.dtype)
     S1 = state.S1 if spec.optimizer != "sgd" else empty
     S2 = state.S2 if spec.optimizer == "adam" else empty
     W_avg = state.W_avg if average_start >= 0 else empty
 
     # Scale of the objective that a diverging run leaves far behind: the
-    # larger of where we start and where the all-zero model sits.
+    # larger of where training first started and where the all-zero model
+    # sits, kept across partial_fit calls and warm starts.
+    # Measured on a sample of rows (all of them when there are few), so that
+    # the check costs next to nothing beside an epoch.
+    check_rows = train_rows
+    if n_train > FINAL_CHECK_ROWS:
+        check_rows = np.ascontiguousarray(train_rows[:: n_train // FINAL_CHECK_ROWS])
     zero_objective = objective(
-        data, Y, sample_weight, np.zeros_like(state.W), train_rows, spec
+        data, Y, sample_weight, np.zeros_like(state.W), check_rows, spec
     )
-    reference = None
+    if state.reference is None:
+        state.reference = objective(data, Y, sample_weight, state.W, check_rows, spec)
+    reference = max(state.reference, zero_objective)
+
+    def diverged(obj, W):
+        return (
+            not np.isfinite(obj)
+            or not np.all(np.isfinite(W))
+            or (obj > EXPLOSION_FACTOR * reference and obj > 1.0)
+        )
+
+    def divergence_error(epoch, eta, obj):
+        return DivergenceError(
+            epoch=epoch,
+            eta=eta,
+            largest_stable_step=largest_stable_step(
+                data, sample_weight, train_rows, spec
+            ),
+            objective=obj,
+        )
 
     epochs = spec.max_iter if max_epochs is None else max_epochs
     loss_curve, validation_scores = [], []
@@ -446,18 +522,30 @@ def solve(
     best_score = -np.inf
     best_W = None
     no_improvement = 0
-    converged = False
+    converged = stopped_by_callback = False
     start_time = time.perf_counter()
     epoch = 0
+    # Rows made here are shuffled in place (every other use of the training
+    # rows is indifferent to their order): no second array as long as X.
+    order = train_rows.copy() if shuffle and not all_rows else train_rows
+    shuffle_from = np.empty(0, dtype=np.intp) if all_rows else train_rows
+    constant_steps = spec.learning_rate in ("constant", "adaptive")
     for epoch in range(1, epochs + 1):
         if reporter is not None:
             reporter.epoch_begin(_published(state, average_start))
-        order = state.rng.permutation(train_rows) if shuffle else train_rows
-        t_batches = np.arange(state.t, state.t + n_batches, dtype=np.int64)
+        if shuffle:
+            state.shuffle_state = _kernel.shuffle_rows(
+                order, shuffle_from, state.shuffle_state
+            )
+        steps = None  # the previous epoch's, released before the next
         steps = np.ascontiguousarray(
             _step_sizes(
                 spec.learning_rate,
-                t_batches,
+                np.arange(
+                    state.t,
+                    state.t + (1 if constant_steps else n_batches),
+                    dtype=np.int64,
+                ),
                 state.eta,
                 power_t=spec.power_t,
                 alpha=alpha,
@@ -497,21 +585,8 @@ def solve(
         # estimate.
         obj = result.loss_sum / weight_sum + penalty
         loss_curve.append(obj)
-        if reference is None:
-            reference = max(obj, zero_objective)
-        if (
-            not np.isfinite(obj)
-            or not np.all(np.isfinite(state.W))
-            or (obj > EXPLOSION_FACTOR * reference and obj > 1.0)
-        ):
-            raise DivergenceError(
-                epoch=epoch,
-                eta=float(steps[-1]),
-                largest_stable_step=largest_stable_step(
-                    data, sample_weight, train_rows, spec
-                ),
-                objective=obj,
-            )
+        if diverged(obj, state.W):
+            raise divergence_error(epoch, float(steps[-1]), obj)
 
         if spec.verbose:
             print(
@@ -538,7 +613,7 @@ def solve(
 
         stop = False
         if reporter is not None and reporter.epoch_end(W_now):
-            stop = True
+            stop = stopped_by_callback = True
         if no_improvement >= spec.n_iter_no_change:
             if spec.learning_rate == "adaptive" and state.eta > ADAPTIVE_MIN_ETA:
                 state.eta /= ADAPTIVE_DIVISOR
@@ -551,16 +626,38 @@ def solve(
         if stop:
             break
 
-    if not converged and warn_convergence and spec.tol is not None and epoch > 0:
+    if (
+        not (converged or stopped_by_callback)
+        and warn_convergence
+        and spec.tol is not None
+        and epoch > 0
+    ):
         warnings.warn(
             f"Maximum number of epochs ({epochs}) reached before the stopping "
             "criterion was met; increase max_iter, raise eta0 or tol, or scale "
             "the data.",
             ConvergenceWarning,
-            stacklevel=3,
+            # solve <- _run <- fit <- _fit_context <- keeps_state_on_error
+            # <- the caller's line.
+            stacklevel=6,
         )
 
-    W_out = best_W if best_W is not None else _published(state, average_start).copy()
+    # The objective of an epoch is measured as the epoch goes, so the last
+    # update of a call is never judged by it; a blow-up in that update shows
+    # in the loss of a sample of rows at the final weights (exactly, with the
+    # whole data, when the sample is everything).
+    if epoch > 0:
+        final = objective(data, Y, sample_weight, state.W, check_rows, spec)
+        if diverged(final, state.W):
+            raise divergence_error(epoch, float(steps[-1]), final)
+
+    if best_W is not None:
+        # Early stopping publishes the best epoch; resumed training
+        # (warm_start, partial_fit) continues from that model too.
+        state.W[...] = best_W
+        W_out = best_W
+    else:
+        W_out = _published(state, average_start).copy()
     return SolverResult(
         state=state,
         W=W_out,

@@ -19,8 +19,10 @@ class DivergenceError(ValueError):
     eta : float
         The step size of the last update of that epoch.
     largest_stable_step : float
-        The largest step plain gradient descent takes on this data without
-        diverging (2/L for a smooth loss with gradient Lipschitz constant L).
+        The largest step the update rule takes on this data without
+        diverging (2/L for plain gradient descent on a smooth loss with
+        gradient Lipschitz constant L); NaN for the adaptive rules (AdaGrad,
+        RMSprop, Adam), whose steps do not scale with the curvature.
     objective : float
         The training objective when divergence was detected.
     """
@@ -30,10 +32,20 @@ class DivergenceError(ValueError):
         self.eta = eta
         self.largest_stable_step = largest_stable_step
         self.objective = objective
+        if largest_stable_step == largest_stable_step:  # not NaN
+            bound = (
+                f"The largest stable step for this data is about "
+                f"{largest_stable_step:.4g}. "
+            )
+        else:
+            bound = (
+                "This update rule moves each weight by about the step size per "
+                "update, so no stable step follows from the data; try a step ten "
+                "times smaller. "
+            )
         super().__init__(
             f"Training diverged at epoch {epoch}: the objective reached "
-            f"{objective:.3g} with step size {eta:.4g}. The largest stable step "
-            f"for this data is about {largest_stable_step:.4g}. Use a smaller "
+            f"{objective:.3g} with step size {eta:.4g}. {bound}Use a smaller "
             "eta0 (or eta0='auto' for a safe step computed from the data), a "
             "decaying learning_rate, or standardize the features."
         )

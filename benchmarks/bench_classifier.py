@@ -1,0 +1,124 @@
+"""GDClassifier against SGDClassifier.
+
+Cases (the target ratios are the project's speed goals):
+
+- per-sample SGD epoch, 5 classes, dense 100k x 100, log_loss: skgd trains
+  the softmax model in one pass over X; SGDClassifier trains one binary
+  model per class, one pass each
+- per-sample SGD epoch, hinge, sparse CSR 100k x 10k at 0.1 % density
+
+Run: ``python benchmarks/bench_classifier.py [--repeats 5] [--n-samples 100000]``
+"""
+
+import argparse
+
+import numpy as np
+import scipy.sparse as sp
+from _common import compare, epoch_cost, print_table
+from sklearn.linear_model import SGDClassifier
+
+from skgd import GDClassifier
+
+STEP = 1e-3
+ALPHA = 1e-4
+
+
+def dense_multiclass(n_samples, n_features, n_classes, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    scores = X @ rng.standard_normal((n_features, n_classes))
+    return X, np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+
+
+def sparse_binary(n_samples, n_features, density, seed=0):
+    rng = np.random.RandomState(seed)
+    X = sp.random(
+        n_samples, n_features, density=density, format="csr", random_state=rng
+    )
+    coef = rng.standard_normal(n_features)
+    y = (X @ coef + 0.1 * rng.standard_normal(n_samples) > 0).astype(int)
+    return X, y
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-samples", type=int, default=100_000)
+    args = parser.parse_args()
+    n, repeats = args.n_samples, args.repeats
+    rows = []
+
+    X, y = dense_multiclass(n, 100, 5)
+
+    def gd_softmax(epochs):
+        GDClassifier(
+            loss="log_loss",
+            batch_size=1,
+            eta0=STEP,
+            alpha=ALPHA,
+            max_iter=epochs,
+            tol=None,
+            random_state=0,
+        ).fit(X, y)
+
+    def sgd_ovr(epochs):
+        SGDClassifier(
+            loss="log_loss",
+            learning_rate="constant",
+            eta0=STEP,
+            alpha=ALPHA,
+            max_iter=epochs,
+            tol=None,
+            random_state=0,
+        ).fit(X, y)
+
+    rows.append(
+        compare(
+            "SGD epoch, 5 classes, dense, log_loss",
+            epoch_cost(gd_softmax, 1, 3),
+            epoch_cost(sgd_ovr, 1, 3),
+            "SGDClassifier (one-vs-rest)",
+            repeats,
+            target=0.25,
+        )
+    )
+
+    Xs, ys = sparse_binary(n, 10_000, 0.001)
+
+    def gd_hinge(epochs):
+        GDClassifier(
+            loss="hinge",
+            batch_size=1,
+            eta0=STEP,
+            alpha=ALPHA,
+            max_iter=epochs,
+            tol=None,
+            random_state=0,
+        ).fit(Xs, ys)
+
+    def sgd_hinge(epochs):
+        SGDClassifier(
+            loss="hinge",
+            learning_rate="constant",
+            eta0=STEP,
+            alpha=ALPHA,
+            max_iter=epochs,
+            tol=None,
+            random_state=0,
+        ).fit(Xs, ys)
+
+    rows.append(
+        compare(
+            "SGD epoch, hinge, sparse CSR 0.1 %",
+            epoch_cost(gd_hinge, 1, 5),
+            epoch_cost(sgd_hinge, 1, 5),
+            "SGDClassifier",
+            repeats,
+            target=0.5,
+        )
+    )
+    print_table(rows, repeats)
+
+
+if __name__ == "__main__":
+    main()
