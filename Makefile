@@ -26,6 +26,7 @@ install: $(STAMP)
 
 demo: install
 	$(PY) docs/examples/demo.py
+	MPLBACKEND=Agg $(PY) docs/examples/tutorial_pictures.py
 
 lint: install
 	$(PY) -m ruff check .

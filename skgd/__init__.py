@@ -7,8 +7,17 @@ AdaGrad, RMSprop, Adam).
 """
 
 from skgd._classifier import GDClassifier
+from skgd._lr_finder import LearningRateFinderResult, find_learning_rate
+from skgd._plotting import LossCurveDisplay
 from skgd._regressor import GDRegressor
 from skgd.exceptions import DivergenceError
 
-__all__ = ["GDClassifier", "GDRegressor", "DivergenceError"]
+__all__ = [
+    "GDClassifier",
+    "GDRegressor",
+    "DivergenceError",
+    "LearningRateFinderResult",
+    "LossCurveDisplay",
+    "find_learning_rate",
+]
 __version__ = "0.1.0"

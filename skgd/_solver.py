@@ -72,8 +72,10 @@ ADAPTIVE_AUTO_ETA0 = {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
 # once it falls below ADAPTIVE_MIN_ETA (scikit-learn's values).
 ADAPTIVE_DIVISOR = 5.0
 ADAPTIVE_MIN_ETA = 1e-6
-# An objective this many times above the larger of the starting objective and
-# the objective of the all-zero model counts as divergence.  Adaptive rules
+# An objective this many times above the largest of the starting objective,
+# the objective of the all-zero model and 1 counts as divergence (the floor
+# of 1 keeps losses that vanish at zero, like the perceptron's, from turning
+# any positive objective into "divergence").  Adaptive rules
 # can overshoot by a few orders of magnitude on their first steps and then
 # recover; a genuinely diverging run grows geometrically and crosses this
 # bound a few epochs later.
@@ -503,7 +505,7 @@ def solve(
         return (
             not np.isfinite(obj)
             or not np.all(np.isfinite(W))
-            or (obj > EXPLOSION_FACTOR * reference and obj > 1.0)
+            or obj > EXPLOSION_FACTOR * max(reference, 1.0)
         )
 
     def divergence_error(epoch, eta, obj):
