@@ -5,7 +5,6 @@ import functools
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -344,6 +343,3 @@ def as_row_index(mask_or_index):
     """Row indices as a C-contiguous intp array (the kernel's type)."""
     return np.ascontiguousarray(np.asarray(mask_or_index, dtype=np.intp))
 
-
-def is_sparse(X):
-    return sp.issparse(X)
