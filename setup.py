@@ -33,7 +33,9 @@ extensions = [
         [f"skgd/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=compile_args,
+        extra_compile_args=compile_args + ["-fopenmp"],
+        # OpenMP shares the gradient of large batches among threads.
+        extra_link_args=["-fopenmp"],
     )
     for name in ("_kernel",)
 ]

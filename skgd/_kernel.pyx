@@ -19,8 +19,10 @@
 
 from libc.math cimport fabs, pow, sqrt
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
+
+from cython.parallel cimport prange
 
 cimport cython
 from cython cimport floating
@@ -76,6 +78,9 @@ cdef double ADAPTIVE_EPS = 1e-8
 # memory round trip, so a single row of look-ahead would leave most of the
 # latency exposed in a shuffled order.
 cdef Py_ssize_t PREFETCH_AHEAD = 4
+# Rows a batch needs before its gradient is shared among threads: below
+# this, starting and joining the threads costs more than it saves.
+cdef Py_ssize_t PARALLEL_MIN_ROWS = 128
 # The lazy sparse update keeps weights as (scale, offset) products; once the
 # accumulated scale gets this small every weight is brought up to date and
 # the scale restarts at 1, long before it could underflow.
@@ -304,6 +309,116 @@ cdef inline void finish_intercept(floating* W, floating* G, int K, Py_ssize_t D,
         G[k * D + n_features] = 0
 
 
+cdef double accumulate_rows(
+    const floating* Xp, const floating* Xv, const index_t* Xi,
+    const index_t* Xptr, bint sparse, Py_ssize_t n_features,
+    const floating* Yp, Py_ssize_t y_cols, int target_kind,
+    const floating* swp, const Py_ssize_t* orderp, Py_ssize_t n_rows,
+    Py_ssize_t start, Py_ssize_t stop, double scale,
+    const floating* W, int K, int loss, double epsilon,
+    floating* G, double* P, double* Dv,
+) noexcept nogil:
+    """Add the gradient of rows order[start:stop] at W into G (K, D) and
+    return their sample-weighted loss sum: each row is read once for the
+    predictions of every output and the gradient of every output."""
+    cdef Py_ssize_t D = n_features + 1, r, i, q, next_row, row_start = 0, nnz = 0
+    cdef int k
+    cdef double total = 0.0, row_w
+    cdef floating ck
+    cdef const floating* x = NULL
+    for r in range(start, stop):
+        i = orderp[r]
+        if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
+            # The row's extent must arrive before its data can be
+            # requested: fetch it twice as far ahead.
+            skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
+        if r + PREFETCH_AHEAD < n_rows:
+            next_row = orderp[r + PREFETCH_AHEAD]
+            skgd_prefetch(Yp + next_row * y_cols)
+            skgd_prefetch(swp + next_row)
+            if sparse:
+                if Xv != NULL:
+                    skgd_prefetch(Xv + Xptr[next_row])
+                    skgd_prefetch(Xi + Xptr[next_row])
+            else:
+                q = 0
+                while q < n_features:
+                    skgd_prefetch(Xp + next_row * n_features + q)
+                    q += 64 // sizeof(floating)
+        if sparse:
+            row_start = Xptr[i]
+            nnz = Xptr[i + 1] - row_start
+            for k in range(K):
+                P[k] = sparse_dot(W + k * D, Xv + row_start, Xi + row_start,
+                                  nnz) + W[k * D + n_features]
+        else:
+            x = Xp + i * n_features
+            for k in range(K):
+                P[k] = dense_dot(W + k * D, x, n_features) + W[k * D + n_features]
+        row_w = swp[i]
+        total += row_w * row_loss(loss, epsilon, target_kind, K,
+                                  Yp + i * y_cols, P, Dv)
+        for k in range(K):
+            ck = <floating>(row_w * scale * Dv[k])
+            if ck == 0:
+                continue
+            if sparse:
+                for q in range(row_start, row_start + nnz):
+                    G[k * D + Xi[q]] += ck * Xv[q]
+            else:
+                dense_axpy(G + k * D, ck, x, n_features)
+            G[k * D + n_features] += ck
+    return total
+
+
+cdef double accumulate_rows_parallel(
+    const floating* Xp, const floating* Xv, const index_t* Xi,
+    const index_t* Xptr, bint sparse, Py_ssize_t n_features,
+    const floating* Yp, Py_ssize_t y_cols, int target_kind,
+    const floating* swp, const Py_ssize_t* orderp, Py_ssize_t n_rows,
+    Py_ssize_t start, Py_ssize_t stop, double scale,
+    const floating* W, int K, int loss, double epsilon,
+    floating* G, floating* G_threads, double* work, int n_threads,
+) noexcept nogil:
+    """accumulate_rows with the rows cut into one contiguous share per
+    thread, each summing into its own gradient buffer; the buffers are then
+    added into G in a fixed order, so the result does not depend on which
+    thread finishes first."""
+    cdef Py_ssize_t D = n_features + 1, size = K * D, j
+    cdef Py_ssize_t share = (stop - start + n_threads - 1) // n_threads
+    cdef Py_ssize_t g_stride = thread_stride(size, sizeof(floating))
+    cdef Py_ssize_t w_stride = thread_stride(2 * K + 1, sizeof(double))
+    cdef Py_ssize_t lo, hi
+    cdef int tid
+    cdef double total = 0.0
+    for tid in prange(n_threads, num_threads=n_threads, schedule="static"):
+        lo = start + tid * share
+        hi = lo + share
+        if hi > stop:
+            hi = stop
+        work[tid * w_stride] = 0.0
+        if lo < hi:
+            work[tid * w_stride] = accumulate_rows(
+                Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
+                swp, orderp, n_rows, lo, hi, scale, W, K, loss, epsilon,
+                G_threads + tid * g_stride, work + tid * w_stride + 1,
+                work + tid * w_stride + 1 + K)
+    for tid in range(n_threads):
+        total += work[tid * w_stride]
+        for j in range(size):
+            G[j] += G_threads[tid * g_stride + j]
+            G_threads[tid * g_stride + j] = 0
+    return total
+
+
+cdef inline Py_ssize_t thread_stride(Py_ssize_t count, size_t item) noexcept nogil:
+    """Per-thread buffer length, rounded up to whole 64-byte cache lines:
+    two threads writing into one line would invalidate it for each other on
+    every row."""
+    cdef Py_ssize_t per_line = 64 // item
+    return ((count + per_line - 1) // per_line) * per_line
+
+
 @cython.final
 cdef class EpochResult:
     """What one epoch reports back to the driver."""
@@ -343,6 +458,7 @@ def run_epoch(
     double l1_ratio,
     floating[:, ::1] W_avg,
     long long average_start,
+    int n_threads=1,
 ):
     """Run one epoch in place on W (and the optimizer state S1, S2, and the
     running average W_avg when average_start >= 0).
@@ -350,8 +466,10 @@ def run_epoch(
     Parameters are the model and data exactly as the driver prepared them:
     X dense C-contiguous (n, d) or CSR (X_data, X_indices, X_indptr) with the
     same dtype as W; `order` the training rows in visiting order; `steps` the
-    step size of each batch. Returns an EpochResult with the sample-weighted
-    sum of each row's loss at the moment its batch was processed.
+    step size of each batch. Batches of at least PARALLEL_MIN_ROWS rows of
+    the eager path are shared among `n_threads` threads. Returns an
+    EpochResult with the sample-weighted sum of each row's loss at the moment
+    its batch was processed.
     """
     cdef Py_ssize_t n_rows = order.shape[0]
     cdef Py_ssize_t n_features = W.shape[1] - 1
@@ -398,6 +516,8 @@ def run_epoch(
     cdef const double* stepp = &steps[0] if n_batches > 0 else NULL
 
     cdef floating* G = NULL
+    cdef floating* G_threads = NULL
+    cdef double* work = NULL
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
@@ -423,6 +543,13 @@ def run_epoch(
         P = <double*>malloc(K * sizeof(double))
         Dv = <double*>malloc(K * sizeof(double))
         C = <floating*>malloc(K * sizeof(floating))
+        if n_threads > 1:
+            G_threads = <floating*>calloc(
+                n_threads * thread_stride(K * D, sizeof(floating)), sizeof(floating))
+            work = <double*>malloc(
+                n_threads * thread_stride(2 * K + 1, sizeof(double)) * sizeof(double))
+            if G_threads == NULL or work == NULL:
+                n_threads = 1
         if lazy:
             stamp = <long long*>malloc(D * sizeof(long long))
             touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
@@ -479,99 +606,114 @@ def run_epoch(
                 direct = lazy_scaled and batch_size == 1 and not degenerate
                 n_touched = 0
 
-                for r in range(start, stop):
-                    i = orderp[r]
-                    if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
-                        # The row's extent must arrive before its data can
-                        # be requested: fetch it twice as far ahead.
-                        skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
-                    if r + PREFETCH_AHEAD < n_rows:
-                        next_row = orderp[r + PREFETCH_AHEAD]
-                        skgd_prefetch(Yp + next_row * y_cols)
-                        skgd_prefetch(swp + next_row)
-                        if sparse:
-                            if Xv != NULL:
-                                skgd_prefetch(Xv + Xptr[next_row])
-                                skgd_prefetch(Xi + Xptr[next_row])
-                        else:
-                            q = 0
-                            while q < n_features:
-                                skgd_prefetch(Xp + next_row * n_features + q)
-                                q += 64 // sizeof(floating)
-                    # Predictions of every output from one read of the row.
-                    if sparse:
-                        row_start = Xptr[i]
-                        nnz = Xptr[i + 1] - row_start
-                        if lazy_l1:
-                            for q in range(row_start, row_start + nnz):
-                                j = Xi[q]
-                                if stamp[j] != b:
-                                    stamp[j] = b
-                                    lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
-                                    touched[n_touched] = j
-                                    n_touched += 1
-                        elif lazy_scaled and not direct:
-                            for q in range(row_start, row_start + nnz):
-                                j = Xi[q]
-                                if stamp[j] != b:
-                                    stamp[j] = b
-                                    touched[n_touched] = j
-                                    n_touched += 1
-                        for k in range(K):
-                            P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
-                                                        Xi + row_start, nnz)
-                                    + Wp[k * D + n_features])
+                if not (fused or lazy):
+                    # The eager path: the whole batch's gradient into G,
+                    # shared among threads when the batch is large enough
+                    # to pay for them.
+                    if n_threads > 1 and stop - start >= PARALLEL_MIN_ROWS:
+                        loss_sum += accumulate_rows_parallel(
+                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                            target_kind, swp, orderp, n_rows, start, stop, scale,
+                            Wp, K, loss, epsilon, G, G_threads, work, n_threads)
                     else:
-                        x = Xp + i * n_features
-                        for k in range(K):
-                            P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
+                        loss_sum += accumulate_rows(
+                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                            target_kind, swp, orderp, n_rows, start, stop, scale,
+                            Wp, K, loss, epsilon, G, P, Dv)
 
-                    row_w = swp[i]
-                    loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
-                                                 Yp + i * y_cols, P, Dv)
-                    for k in range(K):
-                        C[k] = <floating>(row_w * scale * Dv[k])
-
-                    if fused:
-                        # w <- S(a w - eta c x, thr), intercept unpenalised.
-                        for k in range(K):
-                            kD = k * D
-                            ck = <floating>(eta) * C[k]
-                            for j in range(n_features):
-                                Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
-                            if thr > 0:
-                                for j in range(n_features):
-                                    Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
-                            if fit_intercept:
-                                Wp[kD + n_features] -= ck
-                        continue
-                    if direct:
-                        # W = wscale * V: the shrink is the new scale, the
-                        # gradient step lands on V divided by it.
-                        new_scale = wscale * a_step
-                        for k in range(K):
-                            kD = k * D
-                            if C[k] == 0:
-                                continue
-                            f = eta * C[k] / new_scale
-                            for q in range(row_start, row_start + nnz):
-                                Wp[kD + Xi[q]] -= <floating>(f * Xv[q])
-                            if fit_intercept:
-                                Wp[kD + n_features] -= <floating>(eta * C[k])
-                        continue
-
-                    # Accumulate the batch gradient.
-                    for k in range(K):
-                        kD = k * D
-                        ck = C[k]
-                        if ck == 0:
-                            continue
+                # Per-row paths: the fused dense update and the lazy sparse ones.
+                if fused or lazy:
+                    for r in range(start, stop):
+                        i = orderp[r]
+                        if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
+                            # The row's extent must arrive before its data can
+                            # be requested: fetch it twice as far ahead.
+                            skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
+                        if r + PREFETCH_AHEAD < n_rows:
+                            next_row = orderp[r + PREFETCH_AHEAD]
+                            skgd_prefetch(Yp + next_row * y_cols)
+                            skgd_prefetch(swp + next_row)
+                            if sparse:
+                                if Xv != NULL:
+                                    skgd_prefetch(Xv + Xptr[next_row])
+                                    skgd_prefetch(Xi + Xptr[next_row])
+                            else:
+                                q = 0
+                                while q < n_features:
+                                    skgd_prefetch(Xp + next_row * n_features + q)
+                                    q += 64 // sizeof(floating)
+                        # Predictions of every output from one read of the row.
                         if sparse:
+                            row_start = Xptr[i]
+                            nnz = Xptr[i + 1] - row_start
+                            if lazy_l1:
+                                for q in range(row_start, row_start + nnz):
+                                    j = Xi[q]
+                                    if stamp[j] != b:
+                                        stamp[j] = b
+                                        lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                                        touched[n_touched] = j
+                                        n_touched += 1
+                            elif lazy_scaled and not direct:
+                                for q in range(row_start, row_start + nnz):
+                                    j = Xi[q]
+                                    if stamp[j] != b:
+                                        stamp[j] = b
+                                        touched[n_touched] = j
+                                        n_touched += 1
+                            for k in range(K):
+                                P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
+                                                            Xi + row_start, nnz)
+                                        + Wp[k * D + n_features])
+                        else:
+                            x = Xp + i * n_features
+                            for k in range(K):
+                                P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
+
+                        row_w = swp[i]
+                        loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
+                                                     Yp + i * y_cols, P, Dv)
+                        for k in range(K):
+                            C[k] = <floating>(row_w * scale * Dv[k])
+
+                        if fused:
+                            # w <- S(a w - eta c x, thr), intercept unpenalised.
+                            for k in range(K):
+                                kD = k * D
+                                ck = <floating>(eta) * C[k]
+                                for j in range(n_features):
+                                    Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
+                                if thr > 0:
+                                    for j in range(n_features):
+                                        Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
+                                if fit_intercept:
+                                    Wp[kD + n_features] -= ck
+                            continue
+                        if direct:
+                            # W = wscale * V: the shrink is the new scale, the
+                            # gradient step lands on V divided by it.
+                            new_scale = wscale * a_step
+                            for k in range(K):
+                                kD = k * D
+                                if C[k] == 0:
+                                    continue
+                                f = eta * C[k] / new_scale
+                                for q in range(row_start, row_start + nnz):
+                                    Wp[kD + Xi[q]] -= <floating>(f * Xv[q])
+                                if fit_intercept:
+                                    Wp[kD + n_features] -= <floating>(eta * C[k])
+                            continue
+
+                        # Lazy sparse rows: the batch gradient of the columns
+                        # they touch.
+                        for k in range(K):
+                            kD = k * D
+                            ck = C[k]
+                            if ck == 0:
+                                continue
                             for q in range(row_start, row_start + nnz):
                                 G[kD + Xi[q]] += ck * Xv[q]
-                        else:
-                            dense_axpy(G + kD, ck, x, n_features)
-                        G[kD + n_features] += ck
+                            G[kD + n_features] += ck
 
                 if direct:
                     wscale *= a_step
@@ -631,6 +773,8 @@ def run_epoch(
                     lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
 
         free(G)
+        free(G_threads)
+        free(work)
         free(P)
         free(Dv)
         free(C)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
 from skgd.exceptions import DivergenceError
@@ -465,6 +466,9 @@ def solve(
     shuffle = spec.shuffle and batch_size < n_train
     loss_info = LOSSES[spec.loss]
     alpha = spec.alpha
+    # As many threads as scikit-learn's OpenMP code would use (respects
+    # OMP_NUM_THREADS, threadpoolctl limits and the CPUs available).
+    n_threads = _openmp_effective_n_threads()
 
     # A numeric eta0 always applies, so set_params(eta0=...) between
     # partial_fit calls or warm-started fits takes effect; "auto" keeps the
@@ -579,6 +583,7 @@ def solve(
             spec.l1_ratio,
             W_avg,
             average_start,
+            n_threads,
         )
         state.t += result.n_updates
         # The data term is each row's loss when its batch was processed: for
