@@ -103,7 +103,7 @@ def main():
     rows.append(
         compare(
             "mini-batch 256 epoch",
-            epoch_cost(gd_epochs(X, y, batch_size=256, eta0=STEP), 2, 6),
+            epoch_cost(gd_epochs(X, y, batch_size=256, eta0=STEP), 2, 12),
             matvec_floor(X, y),
             "X @ w + X.T @ r",
             repeats,
@@ -149,8 +149,8 @@ def main():
     rows.append(
         compare(
             "float32 mini-batch 256 epoch",
-            epoch_cost(gd_epochs(X32, y32, batch_size=256, eta0=STEP), 2, 6),
-            epoch_cost(gd_epochs(X, y, batch_size=256, eta0=STEP), 2, 6),
+            epoch_cost(gd_epochs(X32, y32, batch_size=256, eta0=STEP), 2, 12),
+            epoch_cost(gd_epochs(X, y, batch_size=256, eta0=STEP), 2, 12),
             "the same in float64",
             repeats,
             target=0.7,
