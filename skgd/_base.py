@@ -237,7 +237,11 @@ class BaseGD(CallbackSupportMixin, BaseEstimator):
             y, X, reset=first_call, classes=classes
         )
         sample_weight_given = sample_weight
-        sample_weight = self._sample_weight(sample_weight, X) * self._row_weights(Y)
+        sample_weight = np.ascontiguousarray(self._sample_weight(sample_weight, X))
+        row_weights = self._row_weights(Y)
+        if not (np.isscalar(row_weights) and row_weights == 1.0):
+            # A new array: the caller's sample_weight is never modified.
+            sample_weight = sample_weight * row_weights
         spec = self._spec(target_kind)
 
         resume = hasattr(self, "_solver_state") and (
