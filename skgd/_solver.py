@@ -183,9 +183,6 @@ class SolverResult:
     loss_curve: list
     validation_scores: list
     n_iter: int
-    converged: bool
-    best_loss: float
-    best_validation_score: float | None
 
 
 class KernelData:
@@ -671,7 +668,4 @@ def solve(
         loss_curve=loss_curve,
         validation_scores=validation_scores,
         n_iter=epoch,
-        converged=converged,
-        best_loss=best_loss,
-        best_validation_score=best_score if validation_scores else None,
     )
