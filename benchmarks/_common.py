@@ -20,6 +20,15 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+def fitter(estimator_class, X, y, **params):
+    """fit(epochs): train a fresh estimator for exactly that many epochs."""
+
+    def fit(epochs):
+        estimator_class(max_iter=epochs, tol=None, random_state=0, **params).fit(X, y)
+
+    return fit
+
+
 def epoch_cost(fit_epochs, short, long):
     """Seconds per epoch of a training run, with the fixed costs of a call
     (input validation, set-up) removed: the difference between a run of

@@ -14,13 +14,16 @@ import argparse
 
 import numpy as np
 import scipy.sparse as sp
-from _common import compare, epoch_cost, print_table
+from _common import compare, epoch_cost, fitter, print_table
 from sklearn.linear_model import SGDClassifier
 
 from skgd import GDClassifier
 
 STEP = 1e-3
 ALPHA = 1e-4
+# Per-sample updates at the same constant step and penalty on both sides.
+GD = dict(batch_size=1, eta0=STEP, alpha=ALPHA)
+SGD = dict(learning_rate="constant", eta0=STEP, alpha=ALPHA)
 
 
 def dense_multiclass(n_samples, n_features, n_classes, seed=0):
@@ -50,33 +53,11 @@ def main():
 
     X, y = dense_multiclass(n, 100, 5)
 
-    def gd_softmax(epochs):
-        GDClassifier(
-            loss="log_loss",
-            batch_size=1,
-            eta0=STEP,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=None,
-            random_state=0,
-        ).fit(X, y)
-
-    def sgd_ovr(epochs):
-        SGDClassifier(
-            loss="log_loss",
-            learning_rate="constant",
-            eta0=STEP,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=None,
-            random_state=0,
-        ).fit(X, y)
-
     rows.append(
         compare(
             "SGD epoch, 5 classes, dense, log_loss",
-            epoch_cost(gd_softmax, 1, 3),
-            epoch_cost(sgd_ovr, 1, 3),
+            epoch_cost(fitter(GDClassifier, X, y, loss="log_loss", **GD), 1, 3),
+            epoch_cost(fitter(SGDClassifier, X, y, loss="log_loss", **SGD), 1, 3),
             "SGDClassifier (one-vs-rest)",
             repeats,
             target=0.25,
@@ -85,33 +66,11 @@ def main():
 
     Xs, ys = sparse_binary(n, 10_000, 0.001)
 
-    def gd_hinge(epochs):
-        GDClassifier(
-            loss="hinge",
-            batch_size=1,
-            eta0=STEP,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=None,
-            random_state=0,
-        ).fit(Xs, ys)
-
-    def sgd_hinge(epochs):
-        SGDClassifier(
-            loss="hinge",
-            learning_rate="constant",
-            eta0=STEP,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=None,
-            random_state=0,
-        ).fit(Xs, ys)
-
     rows.append(
         compare(
             "SGD epoch, hinge, sparse CSR 0.1 %",
-            epoch_cost(gd_hinge, 1, 5),
-            epoch_cost(sgd_hinge, 1, 5),
+            epoch_cost(fitter(GDClassifier, Xs, ys, loss="hinge", **GD), 1, 5),
+            epoch_cost(fitter(SGDClassifier, Xs, ys, loss="hinge", **SGD), 1, 5),
             "SGDClassifier",
             repeats,
             target=0.5,

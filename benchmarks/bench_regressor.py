@@ -17,7 +17,7 @@ import tracemalloc
 import warnings
 
 import numpy as np
-from _common import compare, epoch_cost, print_table, timed
+from _common import compare, epoch_cost, fitter, print_table, timed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
 from sklearn.neural_network import MLPRegressor
@@ -37,12 +37,7 @@ def make_data(n_samples, n_features, dtype=np.float64, seed=0):
 
 
 def gd_epochs(X, y, **params):
-    def fit(epochs):
-        GDRegressor(
-            max_iter=epochs, tol=None, random_state=0, alpha=ALPHA, **params
-        ).fit(X, y)
-
-    return fit
+    return fitter(GDRegressor, X, y, alpha=ALPHA, **params)
 
 
 def matvec_floor(X, y):
@@ -80,21 +75,17 @@ def main():
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
     rows = []
 
-    def sgd_peer(epochs):
-        SGDRegressor(
-            learning_rate="constant",
-            eta0=STEP,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=None,
-            random_state=0,
-        ).fit(X, y)
-
     rows.append(
         compare(
             "per-sample SGD epoch (shuffled, L2, constant)",
             epoch_cost(gd_epochs(X, y, batch_size=1, eta0=STEP), 1, 3),
-            epoch_cost(sgd_peer, 1, 3),
+            epoch_cost(
+                fitter(
+                    SGDRegressor, X, y, learning_rate="constant", eta0=STEP, alpha=ALPHA
+                ),
+                1,
+                3,
+            ),
             "SGDRegressor",
             repeats,
             target=0.33,
