@@ -50,8 +50,19 @@ cdef extern from *:
         __builtin_prefetch(p, 0, 3);
     #endif
     }
+    /* The first and the last cache line of [begin, end): a sparse row of
+       about ten values spans two or three lines, and a line left to a demand
+       load is a full miss in a shuffled order.  Longer rows are read in
+       order, which the hardware prefetcher follows by itself. */
+    static inline void skgd_prefetch_ends(const void *begin, const void *end) {
+    #if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(begin, 0, 3);
+        __builtin_prefetch((const char *)end - 1, 0, 3);
+    #endif
+    }
     """
     void skgd_prefetch(const void *p) noexcept nogil
+    void skgd_prefetch_ends(const void *begin, const void *end) noexcept nogil
 
 
 # Optimizer codes, in the order of skgd._solver.OPTIMIZERS.
@@ -338,8 +349,8 @@ cdef double accumulate_rows(
             skgd_prefetch(swp + next_row)
             if sparse:
                 if Xv != NULL:
-                    skgd_prefetch(Xv + Xptr[next_row])
-                    skgd_prefetch(Xi + Xptr[next_row])
+                    skgd_prefetch_ends(Xv + Xptr[next_row], Xv + Xptr[next_row + 1])
+                    skgd_prefetch_ends(Xi + Xptr[next_row], Xi + Xptr[next_row + 1])
             else:
                 q = 0
                 while q < n_features:
@@ -419,6 +430,104 @@ cdef inline Py_ssize_t thread_stride(Py_ssize_t count, size_t item) noexcept nog
     return ((count + per_line - 1) // per_line) * per_line
 
 
+cdef double sparse_sgd_rows(
+    const floating* Xv, const index_t* Xi, const index_t* Xptr,
+    Py_ssize_t n_features, const floating* Yp, Py_ssize_t y_cols,
+    int target_kind, const floating* swp, const Py_ssize_t* orderp,
+    Py_ssize_t n_rows, const double* stepp, bint constant_step, double scale,
+    floating* W, int K, bint fit_intercept, int loss, double epsilon,
+    double l2, double* wscale_io, double* P, double* Dv,
+) noexcept nogil:
+    """Per-sample plain SGD over CSR rows in visiting order, with an L2
+    penalty at most: every row is one update, W = wscale * V.
+
+    The general epoch loop could run this case too, but per-sample SGD on
+    sparse rows does so little arithmetic per row (a dot product and an
+    update over ten-odd values) that the bookkeeping around it would cost as
+    much again; this loop keeps only what a row needs, and a model with one
+    output (binary classification, one regression target) keeps its
+    prediction and derivative in registers.  It is called once per epoch,
+    so its speed does not depend on the compiler inlining it.
+
+    The shrink 1 - eta l2 of each step goes into the model-wide scale, and
+    the row's gradient step lands on V divided by the new scale.  Once the
+    scale would drop below LAZY_RESCALE_BELOW (or to zero or below, for a
+    step with eta l2 >= 1) it is folded into V and restarts at 1 before the
+    gradient step, which leaves W unchanged."""
+    cdef Py_ssize_t D = n_features + 1, r, i, q, row_start, row_end, next_row
+    cdef Py_ssize_t far = 2 * PREFETCH_AHEAD
+    cdef int k
+    cdef bint single = K == 1 and target_kind != TARGET_MULTINOMIAL
+    cdef double wscale = wscale_io[0], new_scale, eta, row_w, c, f
+    cdef double p1, y1, d1 = 0.0
+    cdef double loss_sum = 0.0
+    cdef floating* Wk
+    if n_rows == 0:
+        return 0.0
+    eta = stepp[0]
+    for r in range(n_rows):
+        i = orderp[r]
+        if r + far < n_rows:
+            # The row's extent must arrive before its data can be
+            # requested: fetch it twice as far ahead.
+            skgd_prefetch(Xptr + orderp[r + far])
+        if r + PREFETCH_AHEAD < n_rows:
+            next_row = orderp[r + PREFETCH_AHEAD]
+            skgd_prefetch(Yp + next_row * y_cols)
+            skgd_prefetch(swp + next_row)
+            if Xv != NULL:
+                skgd_prefetch_ends(Xv + Xptr[next_row], Xv + Xptr[next_row + 1])
+                skgd_prefetch_ends(Xi + Xptr[next_row], Xi + Xptr[next_row + 1])
+        row_start = Xptr[i]
+        row_end = Xptr[i + 1]
+        row_w = swp[i]
+        if not constant_step:
+            eta = stepp[r]
+        new_scale = wscale * (1.0 - eta * l2)
+        if single:
+            p1 = (wscale * sparse_dot(W, Xv + row_start, Xi + row_start,
+                                      row_end - row_start)
+                  + W[n_features])
+            if target_kind == TARGET_ONE_VS_REST:
+                y1 = 1.0 if Yp[i * y_cols] == 1 else -1.0
+            else:
+                y1 = Yp[i * y_cols]
+            loss_sum += row_w * point_loss(loss, p1, y1, epsilon, &d1)
+        else:
+            for k in range(K):
+                P[k] = (wscale * sparse_dot(W + k * D, Xv + row_start,
+                                            Xi + row_start, row_end - row_start)
+                        + W[k * D + n_features])
+            loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
+                                         Yp + i * y_cols, P, Dv)
+
+        if new_scale < LAZY_RESCALE_BELOW:
+            scale_weights(W, K, D, n_features, new_scale)
+            new_scale = 1.0
+        if single:
+            c = eta * row_w * scale * d1
+            if c != 0:
+                f = c / new_scale
+                for q in range(row_start, row_end):
+                    W[Xi[q]] -= <floating>(f * Xv[q])
+                if fit_intercept:
+                    W[n_features] -= <floating>c
+        else:
+            for k in range(K):
+                c = eta * row_w * scale * Dv[k]
+                if c == 0:
+                    continue
+                Wk = W + k * D
+                f = c / new_scale
+                for q in range(row_start, row_end):
+                    Wk[Xi[q]] -= <floating>(f * Xv[q])
+                if fit_intercept:
+                    Wk[n_features] -= <floating>c
+        wscale = new_scale
+    wscale_io[0] = wscale
+    return loss_sum
+
+
 @cython.final
 cdef class EpochResult:
     """What one epoch reports back to the driver."""
@@ -493,6 +602,8 @@ def run_epoch(
     cdef bint lazy = sparse and optimizer == OPT_SGD and not averaging
     cdef bint lazy_scaled = lazy and alpha * l1_ratio == 0.0
     cdef bint lazy_l1 = lazy and not lazy_scaled
+    # ... and with one row per update, a loop of its own (sparse_sgd_rows).
+    cdef bint rowwise_sparse = lazy_scaled and batch_size == 1
     # Dense per-sample SGD fuses gradient and update into one sweep over the
     # row while it is still in cache.
     cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
@@ -533,7 +644,7 @@ def run_epoch(
     cdef double A_now = 1.0, C_now = 0.0, a_step, thr_step, navg
     cdef double wscale = 1.0, new_scale, f
     cdef double full_scale = 1.0 / (batch_size * sw_mean)
-    cdef bint degenerate, direct
+    cdef bint degenerate
     cdef floating a, thr, ck, w
     cdef const floating* x = NULL
     cdef bint error = False
@@ -569,205 +680,193 @@ def run_epoch(
                     records[j].A = 1.0
                     records[j].C = 0.0
 
-            for b in range(n_batches):
-                start = b * batch_size
-                stop = start + batch_size
-                if stop > n_rows:
-                    stop = n_rows
-                eta = stepp[0] if constant_step else stepp[b]
-                scale = full_scale if stop - start == batch_size else (
-                    1.0 / ((stop - start) * sw_mean))
-                if optimizer == OPT_ADAM:
-                    bias1 = 1.0 - pow(beta1, <double>(t + 1))
-                    bias2 = 1.0 - pow(beta2, <double>(t + 1))
-                a_step = 1.0 - eta * alpha * (1.0 - l1_ratio)
-                thr_step = eta * alpha * l1_ratio
-                a = <floating>a_step
-                thr = <floating>thr_step
+            if rowwise_sparse:
+                loss_sum = sparse_sgd_rows(
+                    Xv, Xi, Xptr, n_features, Yp, y_cols, target_kind, swp,
+                    orderp, n_rows, stepp, constant_step, full_scale, Wp, K,
+                    fit_intercept, loss, epsilon, alpha * (1.0 - l1_ratio),
+                    &wscale, P, Dv)
+                t += n_rows
+            else:
+                for b in range(n_batches):
+                    start = b * batch_size
+                    stop = start + batch_size
+                    if stop > n_rows:
+                        stop = n_rows
+                    eta = stepp[0] if constant_step else stepp[b]
+                    scale = full_scale if stop - start == batch_size else (
+                        1.0 / ((stop - start) * sw_mean))
+                    if optimizer == OPT_ADAM:
+                        bias1 = 1.0 - pow(beta1, <double>(t + 1))
+                        bias2 = 1.0 - pow(beta2, <double>(t + 1))
+                    a_step = 1.0 - eta * alpha * (1.0 - l1_ratio)
+                    thr_step = eta * alpha * l1_ratio
+                    a = <floating>a_step
+                    thr = <floating>thr_step
 
-                # Before the lazy representation's scale could underflow,
-                # bring every weight up to date and restart it at 1.  A
-                # shrink this strong (eta * alpha close to or above 1) has
-                # no lazy form at all: that step then runs eagerly.
-                degenerate = lazy and a_step < LAZY_RESCALE_BELOW
-                if lazy_scaled and wscale * a_step < LAZY_RESCALE_BELOW:
-                    scale_weights(Wp, K, D, n_features, wscale)
-                    wscale = 1.0
-                if lazy_l1 and A_now * a_step < LAZY_RESCALE_BELOW:
-                    for j in range(n_features):
-                        lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
-                    A_now = 1.0
-                    C_now = 0.0
-                    for j in range(n_features):
-                        records[j].A = 1.0
-                        records[j].C = 0.0
-                # A single sparse row needs no gradient buffer: canonical
-                # CSR rows hold each feature once.
-                direct = lazy_scaled and batch_size == 1 and not degenerate
-                n_touched = 0
+                    # Before the lazy representation's scale could underflow,
+                    # bring every weight up to date and restart it at 1.  A
+                    # shrink this strong (eta * alpha close to or above 1) has
+                    # no lazy form at all: that step then runs eagerly.
+                    degenerate = lazy and a_step < LAZY_RESCALE_BELOW
+                    if lazy_scaled and wscale * a_step < LAZY_RESCALE_BELOW:
+                        scale_weights(Wp, K, D, n_features, wscale)
+                        wscale = 1.0
+                    if lazy_l1 and A_now * a_step < LAZY_RESCALE_BELOW:
+                        for j in range(n_features):
+                            lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                        A_now = 1.0
+                        C_now = 0.0
+                        for j in range(n_features):
+                            records[j].A = 1.0
+                            records[j].C = 0.0
+                    n_touched = 0
 
-                if not (fused or lazy):
-                    # The eager path: the whole batch's gradient into G,
-                    # shared among threads when the batch is large enough
-                    # to pay for them.
-                    if n_threads > 1 and stop - start >= PARALLEL_MIN_ROWS:
-                        loss_sum += accumulate_rows_parallel(
-                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
-                            target_kind, swp, orderp, n_rows, start, stop, scale,
-                            Wp, K, loss, epsilon, G, G_threads, work, n_threads)
-                    else:
-                        loss_sum += accumulate_rows(
-                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
-                            target_kind, swp, orderp, n_rows, start, stop, scale,
-                            Wp, K, loss, epsilon, G, P, Dv)
-
-                # Per-row paths: the fused dense update and the lazy sparse ones.
-                # Their prefetching repeats accumulate_rows' on purpose: moved
-                # into a shared inline function it slowed per-sample SGD
-                # about twofold (the compiler did not inline it here).
-                if fused or lazy:
-                    for r in range(start, stop):
-                        i = orderp[r]
-                        if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
-                            # The row's extent must arrive before its data can
-                            # be requested: fetch it twice as far ahead.
-                            skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
-                        if r + PREFETCH_AHEAD < n_rows:
-                            next_row = orderp[r + PREFETCH_AHEAD]
-                            skgd_prefetch(Yp + next_row * y_cols)
-                            skgd_prefetch(swp + next_row)
-                            if sparse:
-                                if Xv != NULL:
-                                    skgd_prefetch(Xv + Xptr[next_row])
-                                    skgd_prefetch(Xi + Xptr[next_row])
-                            else:
-                                q = 0
-                                while q < n_features:
-                                    skgd_prefetch(Xp + next_row * n_features + q)
-                                    q += 64 // sizeof(floating)
-                        # Predictions of every output from one read of the row.
-                        if sparse:
-                            row_start = Xptr[i]
-                            nnz = Xptr[i + 1] - row_start
-                            if lazy_l1:
-                                for q in range(row_start, row_start + nnz):
-                                    j = Xi[q]
-                                    if stamp[j] != b:
-                                        stamp[j] = b
-                                        lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
-                                        touched[n_touched] = j
-                                        n_touched += 1
-                            elif lazy_scaled and not direct:
-                                for q in range(row_start, row_start + nnz):
-                                    j = Xi[q]
-                                    if stamp[j] != b:
-                                        stamp[j] = b
-                                        touched[n_touched] = j
-                                        n_touched += 1
-                            for k in range(K):
-                                P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
-                                                            Xi + row_start, nnz)
-                                        + Wp[k * D + n_features])
+                    if not (fused or lazy):
+                        # The eager path: the whole batch's gradient into G,
+                        # shared among threads when the batch is large enough
+                        # to pay for them.
+                        if n_threads > 1 and stop - start >= PARALLEL_MIN_ROWS:
+                            loss_sum += accumulate_rows_parallel(
+                                Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                                target_kind, swp, orderp, n_rows, start, stop, scale,
+                                Wp, K, loss, epsilon, G, G_threads, work, n_threads)
                         else:
-                            x = Xp + i * n_features
-                            for k in range(K):
-                                P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
+                            loss_sum += accumulate_rows(
+                                Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                                target_kind, swp, orderp, n_rows, start, stop, scale,
+                                Wp, K, loss, epsilon, G, P, Dv)
 
-                        row_w = swp[i]
-                        loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
-                                                     Yp + i * y_cols, P, Dv)
-                        for k in range(K):
-                            C[k] = <floating>(row_w * scale * Dv[k])
+                    # Per-row paths: the fused dense update and the lazy sparse ones.
+                    # Their prefetching repeats accumulate_rows' on purpose: moved
+                    # into a shared inline function it slowed per-sample SGD
+                    # about twofold (the compiler did not inline it here).
+                    if fused or lazy:
+                        for r in range(start, stop):
+                            i = orderp[r]
+                            if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
+                                # The row's extent must arrive before its data can
+                                # be requested: fetch it twice as far ahead.
+                                skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
+                            if r + PREFETCH_AHEAD < n_rows:
+                                next_row = orderp[r + PREFETCH_AHEAD]
+                                skgd_prefetch(Yp + next_row * y_cols)
+                                skgd_prefetch(swp + next_row)
+                                if sparse:
+                                    if Xv != NULL:
+                                        skgd_prefetch_ends(Xv + Xptr[next_row], Xv + Xptr[next_row + 1])
+                                        skgd_prefetch_ends(Xi + Xptr[next_row], Xi + Xptr[next_row + 1])
+                                else:
+                                    q = 0
+                                    while q < n_features:
+                                        skgd_prefetch(Xp + next_row * n_features + q)
+                                        q += 64 // sizeof(floating)
+                            # Predictions of every output from one read of the row.
+                            if sparse:
+                                row_start = Xptr[i]
+                                nnz = Xptr[i + 1] - row_start
+                                if lazy_l1:
+                                    for q in range(row_start, row_start + nnz):
+                                        j = Xi[q]
+                                        if stamp[j] != b:
+                                            stamp[j] = b
+                                            lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                                            touched[n_touched] = j
+                                            n_touched += 1
+                                elif lazy_scaled:
+                                    for q in range(row_start, row_start + nnz):
+                                        j = Xi[q]
+                                        if stamp[j] != b:
+                                            stamp[j] = b
+                                            touched[n_touched] = j
+                                            n_touched += 1
+                                for k in range(K):
+                                    P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
+                                                                Xi + row_start, nnz)
+                                            + Wp[k * D + n_features])
+                            else:
+                                x = Xp + i * n_features
+                                for k in range(K):
+                                    P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
 
-                        if fused:
-                            # w <- S(a w - eta c x, thr), intercept unpenalised.
+                            row_w = swp[i]
+                            loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
+                                                         Yp + i * y_cols, P, Dv)
                             for k in range(K):
-                                kD = k * D
-                                ck = <floating>(eta) * C[k]
-                                for j in range(n_features):
-                                    Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
-                                if thr > 0:
+                                C[k] = <floating>(row_w * scale * Dv[k])
+
+                            if fused:
+                                # w <- S(a w - eta c x, thr), intercept unpenalised.
+                                for k in range(K):
+                                    kD = k * D
+                                    ck = <floating>(eta) * C[k]
                                     for j in range(n_features):
-                                        Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
-                                if fit_intercept:
-                                    Wp[kD + n_features] -= ck
-                            continue
-                        if direct:
-                            # W = wscale * V: the shrink is the new scale, the
-                            # gradient step lands on V divided by it.
-                            new_scale = wscale * a_step
+                                        Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
+                                    if thr > 0:
+                                        for j in range(n_features):
+                                            Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
+                                    if fit_intercept:
+                                        Wp[kD + n_features] -= ck
+                                continue
+                            # Lazy sparse rows: the batch gradient of the columns
+                            # they touch.
                             for k in range(K):
                                 kD = k * D
-                                if C[k] == 0:
+                                ck = C[k]
+                                if ck == 0:
                                     continue
-                                f = eta * C[k] / new_scale
                                 for q in range(row_start, row_start + nnz):
-                                    Wp[kD + Xi[q]] -= <floating>(f * Xv[q])
-                                if fit_intercept:
-                                    Wp[kD + n_features] -= <floating>(eta * C[k])
-                            continue
+                                    G[kD + Xi[q]] += ck * Xv[q]
+                                G[kD + n_features] += ck
 
-                        # Lazy sparse rows: the batch gradient of the columns
-                        # they touch.
-                        for k in range(K):
-                            kD = k * D
-                            ck = C[k]
-                            if ck == 0:
-                                continue
-                            for q in range(row_start, row_start + nnz):
-                                G[kD + Xi[q]] += ck * Xv[q]
-                            G[kD + n_features] += ck
-
-                if direct:
-                    wscale *= a_step
-                elif fused:
-                    pass
-                elif degenerate:
-                    # Everything is up to date (scale and records restarted
-                    # above), so the step applies to the weights themselves.
-                    apply_gradient(Wp, G, S1p, S2p, K, n_features,
-                                   fit_intercept, optimizer, eta, alpha,
-                                   l1_ratio, momentum, beta1, beta2,
-                                   bias1, bias2)
-                elif lazy_scaled:
-                    new_scale = wscale * a_step
-                    for q in range(n_touched):
-                        j = touched[q]
-                        for k in range(K):
-                            kD = k * D
-                            Wp[kD + j] -= <floating>(eta * G[kD + j] / new_scale)
-                            G[kD + j] = 0
-                    wscale = new_scale
-                    finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
-                elif lazy_l1:
-                    # Touched columns take the full proximal step now; every
-                    # other column owes this step's shrink and threshold,
-                    # recorded in (A_now, C_now).
-                    A_now *= a_step
-                    C_now += thr_step / A_now
-                    for q in range(n_touched):
-                        j = touched[q]
-                        for k in range(K):
-                            kD = k * D
-                            w = a * Wp[kD + j] - <floating>eta * G[kD + j]
-                            if thr > 0:
-                                w = soft_threshold(w, thr)
-                            Wp[kD + j] = w
-                            G[kD + j] = 0
-                        records[j].A = A_now
-                        records[j].C = C_now
-                    finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
-                else:
-                    apply_gradient(Wp, G, S1p, S2p, K, n_features,
-                                   fit_intercept, optimizer, eta, alpha,
-                                   l1_ratio, momentum, beta1, beta2,
-                                   bias1, bias2)
-                t += 1
-                if averaging and t > average_start:
-                    # Running mean of the iterates since update average_start.
-                    navg = <double>(t - average_start)
-                    for j in range(K * D):
-                        Wavg_p[j] += <floating>((Wp[j] - Wavg_p[j]) / navg)
+                    if fused:
+                        pass
+                    elif degenerate:
+                        # Everything is up to date (scale and records restarted
+                        # above), so the step applies to the weights themselves.
+                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                       fit_intercept, optimizer, eta, alpha,
+                                       l1_ratio, momentum, beta1, beta2,
+                                       bias1, bias2)
+                    elif lazy_scaled:
+                        new_scale = wscale * a_step
+                        for q in range(n_touched):
+                            j = touched[q]
+                            for k in range(K):
+                                kD = k * D
+                                Wp[kD + j] -= <floating>(eta * G[kD + j] / new_scale)
+                                G[kD + j] = 0
+                        wscale = new_scale
+                        finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
+                    elif lazy_l1:
+                        # Touched columns take the full proximal step now; every
+                        # other column owes this step's shrink and threshold,
+                        # recorded in (A_now, C_now).
+                        A_now *= a_step
+                        C_now += thr_step / A_now
+                        for q in range(n_touched):
+                            j = touched[q]
+                            for k in range(K):
+                                kD = k * D
+                                w = a * Wp[kD + j] - <floating>eta * G[kD + j]
+                                if thr > 0:
+                                    w = soft_threshold(w, thr)
+                                Wp[kD + j] = w
+                                G[kD + j] = 0
+                            records[j].A = A_now
+                            records[j].C = C_now
+                        finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
+                    else:
+                        apply_gradient(Wp, G, S1p, S2p, K, n_features,
+                                       fit_intercept, optimizer, eta, alpha,
+                                       l1_ratio, momentum, beta1, beta2,
+                                       bias1, bias2)
+                    t += 1
+                    if averaging and t > average_start:
+                        # Running mean of the iterates since update average_start.
+                        navg = <double>(t - average_start)
+                        for j in range(K * D):
+                            Wavg_p[j] += <floating>((Wp[j] - Wavg_p[j]) / navg)
 
             if lazy_scaled:
                 scale_weights(Wp, K, D, n_features, wscale)
