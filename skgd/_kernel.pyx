@@ -96,6 +96,10 @@ cdef Py_ssize_t PARALLEL_MIN_ROWS = 128
 # accumulated scale gets this small every weight is brought up to date and
 # the scale restarts at 1, long before it could underflow.
 cdef double LAZY_RESCALE_BELOW = 1e-100
+# A lazily kept running mean (U + A V) / B cancels digits in proportion to
+# how far the scale has fallen since A started growing: restarting the
+# scale at this size keeps that loss near 1e-10 relative.
+cdef double AVERAGE_RESCALE_BELOW = 1e-6
 
 
 cdef inline floating dense_dot(const floating* w, const floating* x,
@@ -437,6 +441,7 @@ cdef double sparse_sgd_rows(
     Py_ssize_t n_rows, const double* stepp, bint constant_step, double scale,
     floating* W, int K, bint fit_intercept, int loss, double epsilon,
     double l2, double* wscale_io, double* P, double* Dv,
+    long long t_start, floating* Wavg, long long average_start, double* U,
 ) noexcept nogil:
     """Per-sample plain SGD over CSR rows in visiting order, with an L2
     penalty at most: every row is one update, W = wscale * V.
@@ -451,17 +456,35 @@ cdef double sparse_sgd_rows(
 
     The shrink 1 - eta l2 of each step goes into the model-wide scale, and
     the row's gradient step lands on V divided by the new scale.  Once the
-    scale would drop below LAZY_RESCALE_BELOW (or to zero or below, for a
-    step with eta l2 >= 1) it is folded into V and restarts at 1 before the
-    gradient step, which leaves W unchanged."""
-    cdef Py_ssize_t D = n_features + 1, r, i, q, row_start, row_end, next_row
+    scale would drop below LAZY_RESCALE_BELOW (AVERAGE_RESCALE_BELOW when
+    averaging; or to zero or below, for a step with eta l2 >= 1) it is folded into V and restarts at 1 before the
+    gradient step, which leaves W unchanged.
+
+    Averaging (Wavg not NULL) is lazy too: the running mean of the
+    coefficients is held as (U + A V) / B with U a float64 buffer (K, D)
+    and A, B scalars.  The mean's update avg <- (1 - mu) avg + mu s V with
+    mu = 1 / (updates averaged) then costs B <- B / (1 - mu),
+    A <- A + mu s B, plus U <- U - A_old dV on the columns the row changed
+    (V <- V + dV), instead of a pass over every weight.  The intercepts are
+    averaged directly."""
+    cdef Py_ssize_t D = n_features + 1, r, i, q, j, row_start, row_end, next_row
     cdef Py_ssize_t far = 2 * PREFETCH_AHEAD
     cdef int k
     cdef bint single = K == 1 and target_kind != TARGET_MULTINOMIAL
-    cdef double wscale = wscale_io[0], new_scale, eta, row_w, c, f
+    cdef bint averaging = Wavg != NULL, averaged_step
+    cdef double wscale = wscale_io[0], new_scale, eta, row_w, c, f, dv
     cdef double p1, y1, d1 = 0.0
     cdef double loss_sum = 0.0
+    cdef double avg_A = 0.0, avg_B = 1.0, navg = 0.0
+    cdef double rescale_below = (AVERAGE_RESCALE_BELOW if averaging
+                                 else LAZY_RESCALE_BELOW)
+    cdef long long t = t_start
     cdef floating* Wk
+    if averaging:
+        # The mean so far is U itself (A = 0, B = 1).
+        for k in range(K):
+            for j in range(n_features):
+                U[k * D + j] = Wavg[k * D + j]
     if n_rows == 0:
         return 0.0
     eta = stepp[0]
@@ -501,15 +524,33 @@ cdef double sparse_sgd_rows(
             loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
                                          Yp + i * y_cols, P, Dv)
 
-        if new_scale < LAZY_RESCALE_BELOW:
+        if new_scale < rescale_below:
+            if averaging and avg_A != 0:
+                # The mean is written in terms of V: settle its A V part
+                # before V changes scale.
+                for k in range(K):
+                    for j in range(n_features):
+                        U[k * D + j] += avg_A * W[k * D + j]
+                avg_A = 0.0
             scale_weights(W, K, D, n_features, new_scale)
             new_scale = 1.0
+        t += 1
+        averaged_step = averaging and t > average_start
+        # The one-output case repeats the loop body without the loop over
+        # outputs: reading its derivative through Dv cost about a tenth of
+        # the epoch.
         if single:
             c = eta * row_w * scale * d1
             if c != 0:
                 f = c / new_scale
-                for q in range(row_start, row_end):
-                    W[Xi[q]] -= <floating>(f * Xv[q])
+                if averaged_step and avg_A != 0:
+                    for q in range(row_start, row_end):
+                        dv = f * Xv[q]
+                        W[Xi[q]] -= <floating>dv
+                        U[Xi[q]] += avg_A * dv
+                else:
+                    for q in range(row_start, row_end):
+                        W[Xi[q]] -= <floating>(f * Xv[q])
                 if fit_intercept:
                     W[n_features] -= <floating>c
         else:
@@ -519,11 +560,37 @@ cdef double sparse_sgd_rows(
                     continue
                 Wk = W + k * D
                 f = c / new_scale
-                for q in range(row_start, row_end):
-                    Wk[Xi[q]] -= <floating>(f * Xv[q])
+                if averaged_step and avg_A != 0:
+                    for q in range(row_start, row_end):
+                        dv = f * Xv[q]
+                        Wk[Xi[q]] -= <floating>dv
+                        U[k * D + Xi[q]] += avg_A * dv
+                else:
+                    for q in range(row_start, row_end):
+                        Wk[Xi[q]] -= <floating>(f * Xv[q])
                 if fit_intercept:
                     Wk[n_features] -= <floating>c
         wscale = new_scale
+        if averaged_step:
+            navg = <double>(t - average_start)
+            if navg == 1.0:
+                # The mean starts at this update's weights.
+                for k in range(K):
+                    for j in range(n_features):
+                        U[k * D + j] = 0.0
+                avg_A = wscale
+                avg_B = 1.0
+            else:
+                avg_B /= 1.0 - 1.0 / navg
+                avg_A += wscale * avg_B / navg
+            for k in range(K):
+                Wavg[k * D + n_features] += <floating>(
+                    (W[k * D + n_features] - Wavg[k * D + n_features]) / navg)
+    if averaging:
+        for k in range(K):
+            for j in range(n_features):
+                Wavg[k * D + j] = <floating>(
+                    (U[k * D + j] + avg_A * W[k * D + j]) / avg_B)
     wscale_io[0] = wscale
     return loss_sum
 
@@ -598,12 +665,16 @@ def run_epoch(
     # an L1 part the penalty is a pure shrink, kept as one scale factor for
     # the whole model (W = scale * V).  With L1, each feature records where
     # it was last brought up to date (see lazy_catch_up).  Averaging needs
-    # every weight every step, so it keeps the eager update.
+    # every weight every step, so here it keeps the eager update.
     cdef bint lazy = sparse and optimizer == OPT_SGD and not averaging
     cdef bint lazy_scaled = lazy and alpha * l1_ratio == 0.0
     cdef bint lazy_l1 = lazy and not lazy_scaled
-    # ... and with one row per update, a loop of its own (sparse_sgd_rows).
-    cdef bint rowwise_sparse = lazy_scaled and batch_size == 1
+    # With one row per update and no L1 part, sparse rows have a loop of
+    # their own, which keeps the running average lazily as well
+    # (sparse_sgd_rows).  Averaged sparse SGD with L1 or mini-batches pays
+    # a pass over every weight per update.
+    cdef bint rowwise_sparse = (sparse and optimizer == OPT_SGD
+                                and alpha * l1_ratio == 0.0 and batch_size == 1)
     # Dense per-sample SGD fuses gradient and update into one sweep over the
     # row while it is still in cache.
     cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
@@ -635,6 +706,7 @@ def run_epoch(
     cdef LazyRecord* records = NULL
     cdef long long* stamp = NULL
     cdef Py_ssize_t* touched = NULL
+    cdef double* U = NULL
 
     cdef Py_ssize_t b, r, i, j, q, start, stop, nnz, row_start = 0, n_touched, kD
     cdef Py_ssize_t next_row
@@ -666,9 +738,12 @@ def run_epoch(
             touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
         if lazy_l1:
             records = <LazyRecord*>malloc(D * sizeof(LazyRecord))
+        if rowwise_sparse and averaging:
+            U = <double*>malloc(K * D * sizeof(double))
         if (G == NULL or P == NULL or Dv == NULL or C == NULL
                 or (lazy and (stamp == NULL or touched == NULL))
-                or (lazy_l1 and records == NULL)):
+                or (lazy_l1 and records == NULL)
+                or (rowwise_sparse and averaging and U == NULL)):
             error = True
         else:
             memset(G, 0, K * D * sizeof(floating))
@@ -685,7 +760,8 @@ def run_epoch(
                     Xv, Xi, Xptr, n_features, Yp, y_cols, target_kind, swp,
                     orderp, n_rows, stepp, constant_step, full_scale, Wp, K,
                     fit_intercept, loss, epsilon, alpha * (1.0 - l1_ratio),
-                    &wscale, P, Dv)
+                    &wscale, P, Dv, t, Wavg_p if averaging else NULL,
+                    average_start, U)
                 t += n_rows
             else:
                 for b in range(n_batches):
@@ -868,7 +944,7 @@ def run_epoch(
                         for j in range(K * D):
                             Wavg_p[j] += <floating>((Wp[j] - Wavg_p[j]) / navg)
 
-            if lazy_scaled:
+            if lazy_scaled or rowwise_sparse:
                 scale_weights(Wp, K, D, n_features, wscale)
             if lazy_l1:
                 for j in range(n_features):
@@ -883,6 +959,7 @@ def run_epoch(
         free(records)
         free(stamp)
         free(touched)
+        free(U)
     if error:
         raise MemoryError()
     return EpochResult(loss_sum, t - t_start)

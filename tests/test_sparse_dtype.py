@@ -35,9 +35,11 @@ def to_format(X, fmt, index_dtype=np.int32):
     return M
 
 
-def assert_same_model(a, b, rtol=RTOL):
+def assert_same_model(a, b, rtol=RTOL, coef_atol=1e-12):
+    """Same model up to rounding; coef_atol is relative to the largest
+    coefficient."""
     scale = max(np.max(np.abs(a.coef_)), 1e-300)
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=1e-12 * scale)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=coef_atol * scale)
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=1e-13)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=rtol)
     assert a.t_ == b.t_
@@ -179,6 +181,44 @@ def test_sgd_averaged_sparse(penalty, average):
     assert_same_model(
         GDRegressor(**params).fit(X, y), GDRegressor(**params).fit(sp.csr_matrix(X), y)
     )
+
+
+@pytest.mark.parametrize(
+    "eta0, alpha, learning_rate",
+    [
+        (0.02, 20.0, "constant"),  # shrink 0.6 per step: the lazy scale restarts
+        (0.25, 5.0, "constant"),  # shrink factor negative (eta * alpha > 1)
+        (0.05, 0.01, "invscaling"),
+    ],
+)
+@pytest.mark.parametrize("average", [True, 700])
+def test_per_sample_sparse_lazy_average(eta0, alpha, learning_rate, average):
+    # Per-sample sparse SGD keeps the running mean as (U + A V) / B; the
+    # dense update averages every weight at every step.  Several outputs,
+    # sample weights, an average that starts in the middle of an epoch and
+    # partial_fit (the mean carried from one call to the next) included.
+    X, Y = sparse_regression(n=600, d=30, density=0.3, n_targets=2, seed=14)
+    X = 0.3 * X
+    sw = np.random.RandomState(2).uniform(0.5, 1.5, size=X.shape[0])
+    params = dict(alpha=alpha, eta0=eta0, learning_rate=learning_rate,
+                  batch_size=1, average=average, random_state=6)  # fmt: skip
+    dense, sparse = GDRegressor(**params), GDRegressor(**params)
+    for _ in range(3):
+        dense.partial_fit(X, Y, sample_weight=sw)
+        sparse.partial_fit(sp.csr_matrix(X), Y, sample_weight=sw)
+    assert np.any(dense.coef_ != 0)
+    # The lazy mean loses up to about 1e-10 of the coefficients' scale to
+    # cancellation (see AVERAGE_RESCALE_BELOW in the kernel).
+    assert_same_model(dense, sparse, coef_atol=1e-10)
+    labels = np.argmax(Y, axis=1) + (Y[:, 0] > np.median(Y[:, 0]))  # 3 classes
+    params.update(max_iter=3, tol=None)
+    for loss in ("hinge", "log_loss"):
+        assert_same_model(
+            GDClassifier(loss=loss, **params).fit(X, labels, sample_weight=sw),
+            GDClassifier(loss=loss, **params).fit(sp.csr_matrix(X), labels,
+                                                  sample_weight=sw),
+            coef_atol=1e-10,
+        )  # fmt: skip
 
 
 def test_sgd_sparse_partial_fit_and_sample_weight():
