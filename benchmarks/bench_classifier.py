@@ -6,6 +6,7 @@ Cases (the target ratios are the project's speed goals):
   the softmax model in one pass over X; SGDClassifier trains one binary
   model per class, one pass each
 - per-sample SGD epoch, hinge, sparse CSR 100k x 10k at 0.1 % density
+- the same with averaging (average=True), which both keep lazily
 
 Run: ``python benchmarks/bench_classifier.py [--repeats 5] [--n-samples 100000]``
 """
@@ -74,6 +75,20 @@ def main():
             "SGDClassifier",
             repeats,
             target=0.5,
+        )
+    )
+
+    rows.append(
+        compare(
+            "SGD epoch, hinge, sparse CSR, averaged",
+            epoch_cost(
+                fitter(GDClassifier, Xs, ys, loss="hinge", average=True, **GD), 1, 5
+            ),
+            epoch_cost(
+                fitter(SGDClassifier, Xs, ys, loss="hinge", average=True, **SGD), 1, 5
+            ),
+            "SGDClassifier(average=True)",
+            repeats,
         )
     )
     print_table(rows, repeats)
