@@ -457,8 +457,9 @@ cdef double sparse_sgd_rows(
     The shrink 1 - eta l2 of each step goes into the model-wide scale, and
     the row's gradient step lands on V divided by the new scale.  Once the
     scale would drop below LAZY_RESCALE_BELOW (AVERAGE_RESCALE_BELOW when
-    averaging; or to zero or below, for a step with eta l2 >= 1) it is folded into V and restarts at 1 before the
-    gradient step, which leaves W unchanged.
+    averaging), or to zero or below for a step with eta l2 >= 1, it is
+    folded into V and restarts at 1 before the gradient step, which leaves W
+    unchanged.
 
     Averaging (Wavg not NULL) is lazy too: the running mean of the
     coefficients is held as (U + A V) / B with U a float64 buffer (K, D)
@@ -830,8 +831,10 @@ def run_epoch(
                                 skgd_prefetch(swp + next_row)
                                 if sparse:
                                     if Xv != NULL:
-                                        skgd_prefetch_ends(Xv + Xptr[next_row], Xv + Xptr[next_row + 1])
-                                        skgd_prefetch_ends(Xi + Xptr[next_row], Xi + Xptr[next_row + 1])
+                                        skgd_prefetch_ends(Xv + Xptr[next_row],
+                                                           Xv + Xptr[next_row + 1])
+                                        skgd_prefetch_ends(Xi + Xptr[next_row],
+                                                           Xi + Xptr[next_row + 1])
                                 else:
                                     q = 0
                                     while q < n_features:
@@ -846,7 +849,8 @@ def run_epoch(
                                         j = Xi[q]
                                         if stamp[j] != b:
                                             stamp[j] = b
-                                            lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                                            lazy_catch_up(Wp, K, D, j, A_now, C_now,
+                                                          records)
                                             touched[n_touched] = j
                                             n_touched += 1
                                 elif lazy_scaled:
@@ -857,13 +861,15 @@ def run_epoch(
                                             touched[n_touched] = j
                                             n_touched += 1
                                 for k in range(K):
-                                    P[k] = (wscale * sparse_dot(Wp + k * D, Xv + row_start,
-                                                                Xi + row_start, nnz)
+                                    P[k] = (wscale * sparse_dot(
+                                                Wp + k * D, Xv + row_start,
+                                                Xi + row_start, nnz)
                                             + Wp[k * D + n_features])
                             else:
                                 x = Xp + i * n_features
                                 for k in range(K):
-                                    P[k] = dense_dot(Wp + k * D, x, n_features) + Wp[k * D + n_features]
+                                    P[k] = (dense_dot(Wp + k * D, x, n_features)
+                                            + Wp[k * D + n_features])
 
                             row_w = swp[i]
                             loss_sum += row_w * row_loss(loss, epsilon, target_kind, K,
