@@ -318,14 +318,15 @@ def test_non_canonical_csr(optimizer, batch_size):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("average", [False, True])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("batch_size", ["full", 1, 8])
-def test_float32_trains_in_float32(batch_size, fmt):
+def test_float32_trains_in_float32(batch_size, fmt, average):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 6))
     y = X @ rng.normal(size=6) + 1.0 + 0.1 * rng.normal(size=200)
     params = dict(batch_size=batch_size, eta0=0.05, max_iter=20, tol=None,
-                  random_state=0)  # fmt: skip
+                  random_state=0, average=average)  # fmt: skip
     m64 = GDRegressor(**params).fit(to_format(X, fmt), y)
     X32 = to_format(X.astype(np.float32), fmt)
     m32 = GDRegressor(**params).fit(X32, y.astype(np.float32))
