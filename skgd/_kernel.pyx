@@ -676,6 +676,8 @@ def run_epoch(
     # a pass over every weight per update.
     cdef bint rowwise_sparse = (sparse and optimizer == OPT_SGD
                                 and alpha * l1_ratio == 0.0 and batch_size == 1)
+    # Only the lazy batches of the general loop track the columns they touch.
+    cdef bint track_touched = lazy and not rowwise_sparse
     # Dense per-sample SGD fuses gradient and update into one sweep over the
     # row while it is still in cache.
     cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
@@ -734,7 +736,7 @@ def run_epoch(
                 n_threads * thread_stride(2 * K + 1, sizeof(double)) * sizeof(double))
             if G_threads == NULL or work == NULL:
                 n_threads = 1
-        if lazy:
+        if track_touched:
             stamp = <long long*>malloc(D * sizeof(long long))
             touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
         if lazy_l1:
@@ -742,13 +744,13 @@ def run_epoch(
         if rowwise_sparse and averaging:
             U = <double*>malloc(K * D * sizeof(double))
         if (G == NULL or P == NULL or Dv == NULL or C == NULL
-                or (lazy and (stamp == NULL or touched == NULL))
+                or (track_touched and (stamp == NULL or touched == NULL))
                 or (lazy_l1 and records == NULL)
                 or (rowwise_sparse and averaging and U == NULL)):
             error = True
         else:
             memset(G, 0, K * D * sizeof(floating))
-            if lazy:
+            if track_touched:
                 for j in range(D):
                     stamp[j] = -1
             if lazy_l1:
