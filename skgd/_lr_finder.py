@@ -121,6 +121,13 @@ class LearningRateFinderResult:
         axis; a vertical dashed line marks the suggested ``eta0`` and a
         dotted one the step at the minimum of the smoothed loss.
 
+        The loss axis shows the useful part of the test: it is logarithmic
+        (where every loss is positive) and cut a little above the highest
+        loss met from the start of the test until the smoothed loss, past
+        its minimum, climbs back above its starting level. The explosion at
+        the end of the range leaves the top of the axes instead of
+        squashing the valley flat.
+
         Parameters
         ----------
         ax : matplotlib Axes, default=None
@@ -169,10 +176,43 @@ class LearningRateFinderResult:
             + (" (stability bound)" if capped else ""),
         )
         ax.set_xscale("log")
+        log_loss_axis, (bottom, top) = self._loss_axis()
+        if log_loss_axis:
+            ax.set_yscale("log")
+        ax.set_ylim(bottom, top)
         ax.set_xlabel("Learning rate (step size)")
         ax.set_ylabel("Training loss before the update")
         ax.legend()
         return ax
+
+    def _loss_axis(self):
+        """(log scale?, (bottom, top)) of the loss axis of :meth:`plot`.
+
+        The test ends when the loss explodes, often by many orders of
+        magnitude (from about 1 to 1e6 on a small regression), and an axis
+        scaled to the explosion flattens the valley that matters.  The axis
+        is cut to the useful part instead: the smoothed loss from the start
+        of the test through its minimum, up to where it climbs back above
+        its level at the start.  Losses span decades
+        even there, so the axis is logarithmic wherever every loss drawn is
+        positive (the perceptron's can be zero).
+        """
+        smooth = np.asarray(self.losses, dtype=np.float64)
+        raw = np.asarray(self.raw_losses, dtype=np.float64)
+        distance = np.abs(self.learning_rates - self.min_loss_learning_rate)
+        i_min = int(np.argmin(distance))
+        above = np.flatnonzero(smooth[i_min:] > smooth[0])
+        end = i_min + (int(above[0]) if above.size else smooth.shape[0] - i_min)
+        # The bold curve sets the top; the faint batch losses may leave it,
+        # as single batches of a stochastic test do when it blows up.
+        high = float(np.max(smooth[:end]))
+        low = float(min(np.min(smooth[:end]), np.min(raw[:end])))
+        log_axis = bool(low > 0.0)
+        if log_axis:
+            # A tenth of a decade of room below, a third of one above.
+            return True, (low / 10**0.1, high * 10 ** (1 / 3))
+        margin = 0.05 * (high - low) if high > low else max(abs(high), 1.0)
+        return False, (low - margin, high + margin)
 
 
 @validate_params(

@@ -415,3 +415,57 @@ def test_divergence_error_is_what_the_finder_catches():
     model = GDRegressor(eta0=1e4, batch_size="full")
     with pytest.raises(DivergenceError):
         model.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size", ["full", 32])
+def test_plot_loss_axis_shows_the_useful_part(batch_size):
+    # The test ends with the loss exploding by orders of magnitude (about
+    # 1.7e6 for single batches of 32 here, against a valley near 2e3); an
+    # axis scaled to that flattens the valley.  The axis must hold the
+    # smoothed curve from the start through its minimum and leave the
+    # explosion out.
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y = diabetes()
+    result = find_learning_rate(
+        GDRegressor(batch_size=batch_size), X, y, random_state=0
+    )
+    assert result.diverged
+    i_min = int(np.argmin(result.losses))
+    ax = result.plot()
+    try:
+        bottom, top = ax.get_ylim()
+        assert ax.get_yscale() == "log"
+        useful = result.losses[: i_min + 1]
+        assert bottom <= result.raw_losses[: i_min + 1].min()
+        assert top >= useful.max()
+        # No more than half a decade of room above the useful part...
+        assert top <= 10**0.5 * useful.max()
+        # ...so the explosion at the end is off the axes.
+        assert max(result.raw_losses.max(), result.losses.max()) > top
+    finally:
+        plt.close("all")
+
+
+def test_plot_loss_axis_is_linear_when_a_loss_is_zero():
+    # The perceptron's loss is zero at the all-zero start: no log axis.
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y = cancer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = find_learning_rate(
+            GDClassifier(loss="perceptron", batch_size=32), X, y, random_state=0
+        )
+    assert result.raw_losses.min() == 0.0
+    ax = result.plot()
+    try:
+        bottom, top = ax.get_ylim()
+        assert ax.get_yscale() == "linear"
+        assert bottom < 0.0 < top
+    finally:
+        plt.close("all")
