@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 BUILD_INPUTS := pyproject.toml setup.py setup.cfg $(wildcard skgd/*.pyx skgd/*.pxd)
 STAMP := $(VENV)/.skgd-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(PY):
 # use its full instruction set (SKGD_NATIVE=1, see setup.py).
 $(STAMP): $(PY) $(BUILD_INPUTS)
 	$(PY) -m pip install --quiet "setuptools>=70" wheel "Cython>=3.0" "numpy>=1.26"
-	SKGD_NATIVE=1 $(PY) -m pip install --quiet --no-build-isolation -e ".[test,plot,dask,dev]"
+	SKGD_NATIVE=1 $(PY) -m pip install --quiet --no-build-isolation -e ".[test,plot,dask,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,8 +38,16 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing." >&2; fi; \
 	exit $$rc
 
+# The HTML site in docs/_build/html: API pages from the docstrings, the
+# markdown guides, and the gallery, whose scripts run during the build.
+# Any Sphinx warning fails the build (all of them are reported first).
+docs: install
+	rm -rf docs/_build docs/generated docs/auto_examples docs/sg_execution_times.rst
+	MPLBACKEND=Agg $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "The site is in docs/_build/html/index.html"
+
 bench: install
 	cd benchmarks && ../$(PY) bench_regressor.py && ../$(PY) bench_classifier.py
 
 clean:
-	rm -rf build *.egg-info skgd/*.c skgd/*.so $(VENV)
+	rm -rf build *.egg-info skgd/*.c skgd/*.so $(VENV) docs/_build docs/generated docs/auto_examples docs/sg_execution_times.rst
