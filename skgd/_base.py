@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
 )
 
 from skgd._callbacks import CallbackSupportMixin, start_fit_task
+from skgd._doc_link import DocLinkMixin
 from skgd._solver import (
     OPTIMIZERS,
     SolverSpec,
@@ -50,7 +51,7 @@ def keeps_state_on_error(method):
     return wrapper
 
 
-class BaseGD(CallbackSupportMixin, BaseEstimator):
+class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     """Shared implementation; not for direct use."""
 
     _parameter_constraints: dict = {

@@ -23,6 +23,8 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from skgd._doc_link import DocLinkMixin
+
 __all__ = [
     "Schedule",
     "InverseTime",
@@ -105,7 +107,7 @@ def _check_eta0(eta0):
 # --------------------------------------------------------------------------
 
 
-class Schedule(BaseEstimator):
+class Schedule(DocLinkMixin, BaseEstimator):
     """Base class for learning-rate schedules.
 
     Subclasses store their hyper-parameters in ``__init__`` (without checking
