@@ -45,7 +45,7 @@ runs = {
     "Nesterov 0.9, eta0 = 1/L": GDRegressor(
         optimizer="nesterov", momentum=0.9, eta0=step, **common
     ).fit(X, y),
-    "Adam, eta0 = 0.05": GDRegressor(optimizer="adam", eta0=0.05, **common).fit(X, y),
+    "Adam, eta0 = 1": GDRegressor(optimizer="adam", eta0=1.0, **common).fit(X, y),
 }
 for name, model in runs.items():
     gap = model.loss_curve_[-1] - objective_exact
@@ -54,10 +54,14 @@ for name, model in runs.items():
 # %%
 # The distance to the minimum of the objective, per full-batch update, on a
 # log scale. Plain gradient descent creeps down the valley at the rate its
-# flattest direction allows. Momentum goes faster but overshoots and
-# oscillates (the bumps); Nesterov's correction oscillates less. Adam makes
-# fast progress at first, then its fixed step keeps it jittering around
-# the minimum unless the step decays.
+# flattest direction allows. Momentum and Nesterov, with the same step, go
+# more than ten times faster; momentum overshoots a little at first (the
+# bumps), Nesterov's correction damps that. Adam, which rescales every
+# coordinate, is not held back by the flat direction at all (its curve
+# wiggles as the scaling keeps adjusting). Its step is
+# not a fraction of 1/L but about how far each weight moves per update,
+# so it must suit the size of the weights (a coefficient of -30 here; with
+# ``eta0=0.01`` Adam would crawl like the plain rule).
 
 fig, ax = plt.subplots(figsize=(8, 4.8))
 for name, model in runs.items():
