@@ -10,7 +10,11 @@ sphinx-gallery runs at build time.  Nothing is fetched from the network
 
 import os
 import re
+import shutil
 import warnings
+from pathlib import Path
+
+import mathjax
 
 import skgd
 
@@ -89,9 +93,22 @@ def _process_docstring(app, what, name, obj, options, lines):
         ]
 
 
+# MathJax ships with the site (the django-static-mathjax package holds its
+# files), so the formulas render offline and nothing is loaded from the web.
+_MATHJAX = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _copy_mathjax(app, exception):
+    if exception is None and app.builder.format == "html":
+        target = Path(app.outdir) / "_static" / "mathjax"
+        shutil.copytree(_MATHJAX, target, dirs_exist_ok=True)
+
+
 def setup(app):
     # Before numpydoc parses the docstring (numpydoc uses priority 500).
     app.connect("autodoc-process-docstring", _process_docstring, priority=100)
+    app.connect("build-finished", _copy_mathjax)
 
 
 # -- Markdown pages (MyST) -------------------------------------------------
