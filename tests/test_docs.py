@@ -91,7 +91,12 @@ def test_doc_link_root_can_point_at_a_local_build(monkeypatch):
 # The markdown pages' examples run, and their output is checked
 # --------------------------------------------------------------------------
 
-MARKDOWN_PAGES = ["README.md", "docs/user_guide.md", "docs/index.md", "docs/defaults.md"]
+MARKDOWN_PAGES = [
+    "README.md",
+    "docs/user_guide.md",
+    "docs/index.md",
+    "docs/defaults.md",
+]
 FENCE = re.compile(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 
 
