@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -23,6 +23,7 @@ from skgd._solver import (
     SolverState,
     solve,
 )
+from skgd._validation import StrictInterval, check_csr
 from skgd.schedules import Schedule
 
 # The string schedules of scikit-learn's SGD estimators.
@@ -56,31 +57,31 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "alpha": [StrictInterval(Real, 0, None, closed="left")],
+        "l1_ratio": [StrictInterval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "max_iter": [StrictInterval(Integral, 1, None, closed="left")],
+        "tol": [StrictInterval(Real, 0, None, closed="left"), None],
         "shuffle": ["boolean"],
         "verbose": ["verbose"],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "learning_rate": [StrOptions(set(SKLEARN_SCHEDULES)), Schedule],
-        "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "power_t": [Interval(Real, None, None, closed="neither")],
+        "eta0": [StrictInterval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "power_t": [StrictInterval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [StrictInterval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [StrictInterval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
-        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "average": [StrictInterval(Integral, 0, None, closed="left"), "boolean"],
         "batch_size": [
             StrOptions({"full"}),
-            Interval(Integral, 1, None, closed="left"),
+            StrictInterval(Integral, 1, None, closed="left"),
         ],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [StrictInterval(Real, 0, 1, closed="left")],
+        "beta_1": [StrictInterval(Real, 0, 1, closed="left")],
+        "beta_2": [StrictInterval(Real, 0, 1, closed="left")],
     }
 
     # Whether y must be numeric (regression) or may hold any labels.
@@ -157,11 +158,16 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     # already in one of these forms.
     _X_FORMAT = dict(accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
 
+    # A CSR matrix is checked before validate_data (whose conversions would
+    # read malformed index arrays) and again if validate_data made a new one
+    # (from another sparse format).
     def _validate_X(self, X, *, reset):
-        return validate_data(self, X, reset=reset, **self._X_FORMAT)
+        X = check_csr(X)
+        return check_csr(validate_data(self, X, reset=reset, **self._X_FORMAT))
 
     def _validate_X_y(self, X, y, *, reset):
-        return validate_data(
+        X = check_csr(X)
+        X, y = validate_data(
             self,
             X,
             y,
@@ -170,6 +176,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             y_numeric=self._y_numeric,
             **self._X_FORMAT,
         )
+        return check_csr(X), y
 
     def _sample_weight(self, sample_weight, X):
         return _check_sample_weight(

@@ -3,11 +3,11 @@
 from numbers import Real
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -16,6 +16,11 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skgd._base import BaseGD, as_row_index, keeps_state_on_error
 from skgd._regressor import REGRESSION_LOSSES
 from skgd._solver import TARGET_MULTINOMIAL, TARGET_ONE_VS_REST
+from skgd._validation import (
+    StrictInterval,
+    check_class_weights,
+    check_validation_weights,
+)
 
 MARGIN_LOSSES = ("log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron")
 PROBABILISTIC_LOSSES = ("log_loss", "modified_huber")
@@ -168,7 +173,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
         "loss": [StrOptions(set(MARGIN_LOSSES + REGRESSION_LOSSES))],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
@@ -269,6 +274,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         weights = compute_class_weight(
             self.class_weight, classes=self.classes_, y=self.classes_[codes]
         )
+        check_class_weights(weights)
         return weights[codes].astype(Y.dtype)
 
     def _validation_split(self, Y, sample_weight, rng):
@@ -301,8 +307,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
     def _validation_scorer(self, Y, sample_weight, rows):
         codes = Y[rows, 0].astype(np.intp)
         weights = sample_weight[rows]
-        if not np.any(weights > 0):
-            weights = None
+        check_validation_weights(weights)
 
         def score(decision):
             return accuracy_score(
@@ -483,5 +488,15 @@ class GDClassifier(ClassifierMixin, BaseGD):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class.
         """
+        if self.loss == "log_loss":
+            # log(expit(d)) = -log(1 + exp(-d)) and log_softmax, in forms
+            # that stay finite where a probability rounds to 0 or 1.
+            decision = self._decision(X).astype(np.float64)
+            if decision.shape[1] == 1:
+                d = decision[:, 0]
+                return np.column_stack([-np.logaddexp(0.0, d), -np.logaddexp(0.0, -d)])
+            return log_softmax(decision, axis=1)
+        # modified_huber gives exact zeros (scores at or below -1): their
+        # logarithm is -inf.
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))

@@ -17,7 +17,6 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import (
     HasMethods,
-    Interval,
     StrOptions,
     validate_params,
 )
@@ -25,6 +24,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from skgd._solver import LOSSES
+from skgd._validation import StrictInterval, check_csr
 from skgd.exceptions import DivergenceError
 from skgd.schedules import Schedule
 
@@ -220,16 +220,16 @@ class LearningRateFinderResult:
         "estimator": [HasMethods(["fit", "partial_fit"])],
         "X": ["array-like", "sparse matrix"],
         "y": ["array-like"],
-        "start": [Interval(Real, 0, None, closed="neither")],
-        "stop": [Interval(Real, 0, None, closed="neither")],
-        "num": [Interval(Integral, 2, None, closed="left")],
+        "start": [StrictInterval(Real, 0, None, closed="neither")],
+        "stop": [StrictInterval(Real, 0, None, closed="neither")],
+        "num": [StrictInterval(Integral, 2, None, closed="left")],
         "batch_size": [
             None,
             StrOptions({"full"}),
-            Interval(Integral, 1, None, closed="left"),
+            StrictInterval(Integral, 1, None, closed="left"),
         ],
-        "smoothing": [Interval(Real, 0, 1, closed="right")],
-        "diverge_factor": [Interval(Real, 1, None, closed="neither")],
+        "smoothing": [StrictInterval(Real, 0, 1, closed="right")],
+        "diverge_factor": [StrictInterval(Real, 1, None, closed="neither")],
         "random_state": ["random_state"],
         "sample_weight": ["array-like", None],
     },
@@ -384,6 +384,9 @@ def find_learning_rate(
         raise ValueError(
             f"stop must be larger than start; got start={start!r}, stop={stop!r}."
         )
+    # The test indexes rows of X before any fit validates it: a malformed
+    # CSR matrix is refused (and duplicates summed) here first.
+    X = check_csr(X)
     n_samples = _num_samples(X)
     check_consistent_length(X, y)
     if sample_weight is None:

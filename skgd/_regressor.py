@@ -6,10 +6,15 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from skgd._base import BaseGD, as_row_index, keeps_state_on_error
 from skgd._solver import TARGET_REAL
+from skgd._validation import (
+    StrictInterval,
+    check_finite_targets,
+    check_validation_weights,
+)
 
 REGRESSION_LOSSES = (
     "squared_error",
@@ -187,7 +192,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES))],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "epsilon": [StrictInterval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -256,6 +261,7 @@ class GDRegressor(RegressorMixin, BaseGD):
                 f"y has {y.ndim} dimension(s) but the model was trained on "
                 f"{self._y_ndim}."
             )
+        check_finite_targets(y, X.dtype)
         Y = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=X.dtype)
         return Y, TARGET_REAL, Y.shape[1]
 
@@ -277,9 +283,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     def _validation_scorer(self, Y, sample_weight, rows):
         y_true = Y[rows]
         weights = sample_weight[rows]
-        if not np.any(weights > 0):
-            # Zero-weight rows still say how well the model predicts.
-            weights = None
+        check_validation_weights(weights)
 
         def score(decision):
             return r2_score(y_true, decision, sample_weight=weights)
