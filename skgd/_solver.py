@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
-from skgd.exceptions import DivergenceError
+from skgd._divergence import DivergenceMonitor
 from skgd.schedules import _step_sizes
 
 __all__ = ["LOSSES", "OPTIMIZERS", "SolverSpec", "SolverState", "solve"]
@@ -73,14 +73,6 @@ ADAPTIVE_AUTO_ETA0 = {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
 # once it falls below ADAPTIVE_MIN_ETA (scikit-learn's values).
 ADAPTIVE_DIVISOR = 5.0
 ADAPTIVE_MIN_ETA = 1e-6
-# An objective this many times above the largest of the starting objective,
-# the objective of the all-zero model and 1 counts as divergence (the floor
-# of 1 keeps losses that vanish at zero, like the perceptron's, from turning
-# any positive objective into "divergence").  Adaptive rules
-# can overshoot by a few orders of magnitude on their first steps and then
-# recover; a genuinely diverging run grows geometrically and crosses this
-# bound a few epochs later.
-EXPLOSION_FACTOR = 1e6
 # Rows on which the objective of the zero model, of the starting weights and
 # of the final weights (which catches a blow-up in a call's last update) are
 # measured.
@@ -498,26 +490,26 @@ def solve(
     zero_objective = objective(
         data, Y, sample_weight, np.zeros_like(state.W), check_rows, spec
     )
+    start_objective = objective(data, Y, sample_weight, state.W, check_rows, spec)
     if state.reference is None:
-        state.reference = objective(data, Y, sample_weight, state.W, check_rows, spec)
-    reference = max(state.reference, zero_objective)
+        state.reference = start_objective
 
-    def diverged(obj, W):
-        return (
-            not np.isfinite(obj)
-            or not np.all(np.isfinite(W))
-            or obj > EXPLOSION_FACTOR * max(reference, 1.0)
-        )
+    def decision_at(W):
+        decision = np.empty((check_rows.shape[0], W.shape[0]), X.dtype)
+        _kernel.decision_rows(*data.args, W, check_rows, decision)
+        return decision
 
-    def divergence_error(epoch, eta, obj):
-        return DivergenceError(
-            epoch=epoch,
-            eta=eta,
-            largest_stable_step=largest_stable_step(
-                data, sample_weight, train_rows, spec
-            ),
-            objective=obj,
-        )
+    monitor = DivergenceMonitor(
+        lambda W: objective(data, Y, sample_weight, W, check_rows, spec),
+        decision_at,
+        lambda: largest_stable_step(data, sample_weight, train_rows, spec),
+        start_objective=start_objective,
+        zero_objective=zero_objective,
+        reference=state.reference,
+        updates_per_epoch=n_batches,
+        adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
+    )
+    t_start = state.t
 
     epochs = spec.max_iter if max_epochs is None else max_epochs
     loss_curve, validation_scores = [], []
@@ -589,8 +581,7 @@ def solve(
         # estimate.
         obj = result.loss_sum / weight_sum + penalty
         loss_curve.append(obj)
-        if diverged(obj, state.W):
-            raise divergence_error(epoch, float(steps[-1]), obj)
+        monitor.check_epoch(epoch, float(steps[-1]), obj, state.W)
 
         if spec.verbose:
             print(
@@ -646,22 +637,24 @@ def solve(
             stacklevel=6,
         )
 
-    # The objective of an epoch is measured as the epoch goes, so the last
-    # update of a call is never judged by it; a blow-up in that update shows
-    # in the loss of a sample of rows at the final weights (exactly, with the
-    # whole data, when the sample is everything).
-    if epoch > 0:
-        final = objective(data, Y, sample_weight, state.W, check_rows, spec)
-        if diverged(final, state.W):
-            raise divergence_error(epoch, float(steps[-1]), final)
-
     if best_W is not None:
         # Early stopping publishes the best epoch; resumed training
         # (warm_start, partial_fit) continues from that model too.
-        state.W[...] = best_W
         W_out = best_W
     else:
-        W_out = _published(state, average_start).copy()
+        W_out = _published(state, average_start)
+    # The objective of an epoch is measured as the epoch goes, so the last
+    # update of a call is never judged by it; the monitor measures the final
+    # and the published weights exactly on the check rows (the whole data
+    # when it is small) and refuses overflowing predictions and climbs.
+    if epoch > 0:
+        monitor.check_final(
+            epoch, float(steps[-1]), state.W, W_out, state.t - t_start
+        )
+    if best_W is not None:
+        state.W[...] = best_W
+    else:
+        W_out = W_out.copy()
     return SolverResult(
         state=state,
         W=W_out,

@@ -147,7 +147,7 @@ def check_finite_targets(y, dtype):
         )
     if dtype != np.float64 and y64.size:
         largest = float(np.max(np.abs(y64)))
-        if largest > np.finfo(dtype).max:
+        if largest > float(np.finfo(dtype).max):
             raise ValueError(
                 f"y holds values up to {largest:.3g}, beyond the range of "
                 f"{np.dtype(dtype).name} (the dtype of X); scale the targets or "

@@ -2,9 +2,13 @@
 
 __all__ = ["DivergenceError"]
 
+# Why training was judged to have failed (DivergenceError.reason).
+REASONS = ("step", "weights_overflow", "climb", "data_scale")
+
 
 class DivergenceError(ValueError):
-    """Training diverged: the objective became non-finite or exploded.
+    """Training diverged: the objective became non-finite, exploded or ended
+    clearly above where it started.
 
     Raised instead of returning NaN or astronomically large coefficients.
     The message names the epoch, the step size in use and the largest step
@@ -25,13 +29,35 @@ class DivergenceError(ValueError):
         RMSprop, Adam), whose steps do not scale with the curvature.
     objective : float
         The training objective when divergence was detected.
+    reason : str
+        ``"step"``: the objective became non-finite or exploded (the step is
+        too large); ``"weights_overflow"``: the coefficients overflowed to
+        inf or NaN; ``"climb"``: training ended with an objective clearly
+        above its starting value (a step too large for a loss with bounded
+        gradients, which grows linearly rather than exploding);
+        ``"data_scale"``: the coefficients are finite but the decision
+        values overflow in the dtype of X (the features are too large).
+    start_objective : float
+        The training objective where the call started (NaN if unknown).
     """
 
-    def __init__(self, epoch, eta, largest_stable_step, objective):
+    def __init__(
+        self,
+        epoch,
+        eta,
+        largest_stable_step,
+        objective,
+        reason="step",
+        start_objective=float("nan"),
+        detail="",
+    ):
         self.epoch = epoch
         self.eta = eta
         self.largest_stable_step = largest_stable_step
         self.objective = objective
+        self.reason = reason
+        self.start_objective = start_objective
+        self.detail = detail
         if largest_stable_step == largest_stable_step:  # not NaN
             bound = (
                 f"The largest stable step for this data is about "
@@ -43,17 +69,48 @@ class DivergenceError(ValueError):
                 "update, so no stable step follows from the data; try a step ten "
                 "times smaller. "
             )
-        super().__init__(
-            f"Training diverged at epoch {epoch}: the objective reached "
-            f"{objective:.3g} with step size {eta:.4g}. {bound}Use a smaller "
-            "eta0 (or eta0='auto' for a safe step computed from the data), a "
-            "decaying learning_rate, or standardize the features."
+        advice = (
+            "Use a smaller eta0 (or eta0='auto' for a safe step computed from "
+            "the data), a decaying learning_rate, or standardize the features (e.g. "
+            "with StandardScaler)."
         )
+        if reason == "weights_overflow":
+            what = (
+                f"the coefficients overflowed (inf or NaN) with step size "
+                f"{eta:.4g}"
+            )
+        elif reason == "climb":
+            what = (
+                f"the objective ended at {objective:.4g}, clearly above its "
+                f"starting value {start_objective:.4g}, with step size "
+                f"{eta:.4g}"
+            )
+        elif reason == "data_scale":
+            what = (
+                "the decision values of the trained model overflow in the "
+                f"dtype of X{detail}"
+            )
+            advice = (
+                "The data scale is too large for its dtype: standardize the "
+                "features (e.g. with StandardScaler), or pass X as float64."
+            )
+            bound = ""
+        else:
+            what = f"the objective reached {objective:.3g} with step size {eta:.4g}"
+        super().__init__(f"Training diverged at epoch {epoch}: {what}. {bound}{advice}")
 
     def __reduce__(self):
         # Rebuild from the attributes, so the error survives pickling (joblib
         # sends a failing fit's exception back from worker processes).
         return (
             type(self),
-            (self.epoch, self.eta, self.largest_stable_step, self.objective),
+            (
+                self.epoch,
+                self.eta,
+                self.largest_stable_step,
+                self.objective,
+                self.reason,
+                self.start_objective,
+                self.detail,
+            ),
         )

@@ -97,6 +97,41 @@ def _check_t(t):
     return t.astype(np.int64, copy=False)
 
 
+def _check_steps(schedule, t, steps):
+    """The step sizes a schedule returned, as float64, once checked: one
+    finite, non-negative number per update count (a negative step would run
+    gradient ascent)."""
+    name = type(schedule).__name__
+    t = np.asarray(t)
+    try:
+        values = np.asarray(steps, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"The learning-rate schedule {name} returned {steps!r}, which is not "
+            "an array of numbers; it must return one step size per update "
+            "count."
+        ) from None
+    if values.shape != t.shape:
+        raise ValueError(
+            f"The learning-rate schedule {name} returned an array of shape "
+            f"{values.shape} for update counts of shape {t.shape}; it must "
+            "return one step size per update count (same shape)."
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"The learning-rate schedule {name} returned non-finite step sizes "
+            f"(for example {float(values[~np.isfinite(values)].flat[0])!r}); every "
+            "step size must be a finite number >= 0."
+        )
+    if np.any(values < 0):
+        raise ValueError(
+            f"The learning-rate schedule {name} returned a negative step size "
+            f"({float(values.min())!r}); step sizes must be >= 0 (a negative step "
+            "climbs the objective)."
+        )
+    return values
+
+
 def _check_eta0(eta0):
     _check_real("eta0", eta0, low=0, low_open=True)
     return float(eta0)
@@ -141,7 +176,7 @@ class Schedule(DocLinkMixin, BaseEstimator):
         t = _check_t(t)
         eta0 = _check_eta0(eta0)
         self._validate()
-        return np.asarray(self._compute(t, eta0), dtype=np.float64)
+        return _check_steps(self, t, self._compute(t, eta0))
 
 
 class InverseTime(Schedule):
@@ -417,7 +452,8 @@ def _step_sizes(learning_rate, t, eta0, *, power_t=0.25, alpha=1e-4):
     Every rule gives exactly ``eta0`` at ``t = 0``.
     """
     if isinstance(learning_rate, Schedule):
-        return learning_rate(t, eta0)
+        # Checked again here: a subclass may override __call__ itself.
+        return _check_steps(learning_rate, t, learning_rate(t, eta0))
     if not (isinstance(learning_rate, str) and learning_rate in _STRING_SCHEDULES):
         raise ValueError(
             "learning_rate must be a Schedule instance or one of "
