@@ -15,8 +15,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from skgd._array_api import check_array_api_input
 from skgd._callbacks import CallbackSupportMixin, start_fit_task
 from skgd._doc_link import DocLinkMixin
+from skgd._persistence import dump_state, load_state
 from skgd._solver import (
     OPTIMIZERS,
     SolverSpec,
@@ -58,7 +60,9 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [StrictInterval(Real, 0, None, closed="left")],
-        "l1_ratio": [StrictInterval(Real, 0, 1, closed="both")],
+        # None is allowed unless penalty="elasticnet" (checked in _spec), as
+        # in scikit-learn's SGD estimators.
+        "l1_ratio": [StrictInterval(Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
         "max_iter": [StrictInterval(Integral, 1, None, closed="left")],
         "tol": [StrictInterval(Real, 0, None, closed="left"), None],
@@ -119,11 +123,19 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
 
     def _spec(self, target_kind):
         penalty = self.penalty
+        if penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError(
+                "l1_ratio must be set when penalty='elasticnet': give a number "
+                "between 0 (pure L2) and 1 (pure L1), or choose penalty='l1' "
+                "or 'l2'."
+            )
         if penalty is None:
             alpha, l1_ratio = 0.0, 0.0
         else:
             alpha = float(self.alpha)
-            l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, float(self.l1_ratio))
+            l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty)
+            if l1_ratio is None:
+                l1_ratio = float(self.l1_ratio)
         if self.learning_rate == "optimal" and alpha == 0.0:
             raise ValueError(
                 "learning_rate='optimal' needs a positive alpha with a penalty "
@@ -162,10 +174,12 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     # read malformed index arrays) and again if validate_data made a new one
     # (from another sparse format).
     def _validate_X(self, X, *, reset):
+        check_array_api_input(self, X=X)
         X = check_csr(X)
         return check_csr(validate_data(self, X, reset=reset, **self._X_FORMAT))
 
     def _validate_X_y(self, X, y, *, reset):
+        check_array_api_input(self, X=X, y=y)
         X = check_csr(X)
         X, y = validate_data(
             self,
@@ -179,6 +193,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         return check_csr(X), y
 
     def _sample_weight(self, sample_weight, X):
+        check_array_api_input(self, sample_weight=sample_weight)
         return _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
@@ -349,6 +364,14 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # Pickling: a format and skgd version, and the solver state as plain
+    # arrays and numbers (see skgd/_persistence.py).
+    def __getstate__(self):
+        return dump_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(load_state(type(self).__name__, state))
 
 
 def as_row_index(mask_or_index):

@@ -67,8 +67,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
         The regularisation term; L1 takes a proximal step (exact zeros).
     alpha : float, default=1e-4
         Strength of the penalty.
-    l1_ratio : float, default=0.15
-        Share of L1 in the elastic net.
+    l1_ratio : float or None, default=0.15
+        Share of L1 in the elastic net (0 is pure L2, 1 pure L1); used with
+        ``penalty="elasticnet"`` only, and may be None with any other
+        penalty.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     max_iter : int, default=1000
@@ -167,6 +169,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
     >>> bool(clf.score(X, y) > 0.9)
     True
     """
+
+    # Pickles and skops files name the class by the module users import it
+    # from, so they stay loadable whatever the private module layout.
+    __module__ = "skgd"
 
     _y_numeric = False
 

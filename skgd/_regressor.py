@@ -62,9 +62,10 @@ class GDRegressor(RegressorMixin, BaseGD):
     alpha : float, default=1e-4
         Strength of the penalty. Also sets the decay of
         ``learning_rate="optimal"``.
-    l1_ratio : float, default=0.15
+    l1_ratio : float or None, default=0.15
         Share of L1 in the elastic net (0 is pure L2, 1 pure L1); used with
-        ``penalty="elasticnet"`` only.
+        ``penalty="elasticnet"`` only, and may be None with any other
+        penalty.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     max_iter : int, default=1000
@@ -188,6 +189,10 @@ class GDRegressor(RegressorMixin, BaseGD):
     >>> bool(np.allclose(reg.coef_, exact.coef_, atol=1e-6))
     True
     """
+
+    # Pickles and skops files name the class by the module users import it
+    # from, so they stay loadable whatever the private module layout.
+    __module__ = "skgd"
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,

@@ -1,6 +1,6 @@
 """Exceptions and warnings raised by skgd."""
 
-__all__ = ["DivergenceError"]
+__all__ = ["DivergenceError", "InconsistentVersionWarning"]
 
 # Why training was judged to have failed (DivergenceError.reason).
 REASONS = ("step", "weights_overflow", "climb", "data_scale")
@@ -114,3 +114,62 @@ class DivergenceError(ValueError):
                 self.detail,
             ),
         )
+
+
+class InconsistentVersionWarning(UserWarning):
+    """An estimator was unpickled under another skgd version than the one
+    that saved it.
+
+    The model may then behave differently or fail; refit it under the
+    current version, or load it with the version that wrote it.  Turn the
+    warning into an error with ``warnings.simplefilter("error",
+    InconsistentVersionWarning)``.
+
+    Parameters
+    ----------
+    estimator_name : str
+        Class name of the estimator.
+    current_skgd_version : str
+        The skgd version loading the pickle.
+    original_skgd_version : str
+        The skgd version that saved it.
+
+    Attributes
+    ----------
+    estimator_name : str
+    current_skgd_version : str
+    original_skgd_version : str
+    """
+
+    def __init__(self, *, estimator_name, current_skgd_version, original_skgd_version):
+        self.estimator_name = estimator_name
+        self.current_skgd_version = current_skgd_version
+        self.original_skgd_version = original_skgd_version
+        super().__init__(str(self))
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} saved by skgd "
+            f"{self.original_skgd_version} when using skgd "
+            f"{self.current_skgd_version}. This might lead to breaking code or "
+            "invalid results; refit the model with the current version, or "
+            "load it with the version that saved it."
+        )
+
+    def __reduce__(self):
+        return (
+            _rebuild_version_warning,
+            (
+                self.estimator_name,
+                self.current_skgd_version,
+                self.original_skgd_version,
+            ),
+        )
+
+
+def _rebuild_version_warning(name, current, original):
+    return InconsistentVersionWarning(
+        estimator_name=name,
+        current_skgd_version=current,
+        original_skgd_version=original,
+    )
