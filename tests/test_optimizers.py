@@ -328,7 +328,7 @@ def test_regressor_matches_reference(optimizer, batch_size, penalty):
         shuffle=False,
         tol=None,
         max_iter=3,
-        eta0=0.05,
+        eta0=0.02,
         batch_size=batch_size,
         optimizer=optimizer,
         penalty=penalty,
@@ -385,7 +385,7 @@ def test_sample_weights_with_intercept(optimizer, batch_size):
         shuffle=False,
         tol=None,
         max_iter=3,
-        eta0=0.05,
+        eta0=0.02,
         batch_size=batch_size,
         optimizer=optimizer,
         penalty="l2",
@@ -628,7 +628,7 @@ def test_binary(config, loss):
     X, codes = classification_data(n_classes=2, seed=14)
     labels = np.array([-3, 7])
     est = GDClassifier(
-        loss=loss, shuffle=False, tol=None, max_iter=3, eta0=0.1, alpha=0.05,
+        loss=loss, shuffle=False, tol=None, max_iter=3, eta0=0.02, alpha=0.05,
         **config,
     ).fit(X, labels[codes])  # fmt: skip
     assert est.coef_.shape == (1, X.shape[1])
