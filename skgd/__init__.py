@@ -6,6 +6,11 @@ schedules (:mod:`skgd.schedules`) and update rules (momentum, Nesterov,
 AdaGrad, RMSprop, Adam).
 """
 
+# First: loads the kernel so that skgd's OpenMP runtime starts with a
+# passive wait policy (see skgd/_openmp.py).
+from skgd import _openmp  # noqa: F401
+
+# isort: split
 from skgd._classifier import GDClassifier
 from skgd._lr_finder import LearningRateFinderResult, find_learning_rate
 from skgd._plotting import LossCurveDisplay

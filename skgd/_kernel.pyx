@@ -19,7 +19,7 @@
 
 from libc.math cimport fabs, pow, sqrt
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from cython.parallel cimport prange
@@ -89,9 +89,30 @@ cdef double ADAPTIVE_EPS = 1e-8
 # memory round trip, so a single row of look-ahead would leave most of the
 # latency exposed in a shuffled order.
 cdef Py_ssize_t PREFETCH_AHEAD = 4
-# Rows a batch needs before its gradient is shared among threads: below
-# this, starting and joining the threads costs more than it saves.
-cdef Py_ssize_t PARALLEL_MIN_ROWS = 128
+# Work of one block of rows in the shared gradient of a batch, counted as
+# rows x (stored values per row + 1) x outputs.  A batch with the work of
+# at least two blocks is cut into blocks of this many rows' work (the last
+# block takes the remainder), fixed by the batch and the data, never by the
+# thread count, and the blocks' gradients are summed in block order: the
+# model is bitwise the same with any number of threads.  A batch of less is
+# one block on the calling thread, with no parallel region at all, so
+# mini-batches of a few hundred rows never wait at a barrier per batch.
+# The threshold, 2 x 2^18 = 524k, was measured with
+# benchmarks/bench_threads.py --threshold (full-batch epochs of dense data,
+# two blocks on 2 threads against one block on one thread) on 2 cores
+# shared with other work: 2.8x slower at 16k of work, 1.3x at 131k, about
+# even from 262k to 2M and faster beyond; below two such blocks, waking the
+# second thread and summing the buffers cost more than it saves.
+cdef Py_ssize_t BLOCK_WORK = 1 << 18
+# A block also does at least this many times the work of adding its
+# gradient buffer (outputs x (features + 1)) into the batch's: for sparse
+# data with many more features than stored values per block, summing
+# buffers would otherwise cost more than the rows.
+cdef Py_ssize_t BLOCK_MIN_WORK_PER_BUFFER = 4
+# Block gradient buffers held at once: blocks are computed in rounds of as
+# many buffers as fit in this many bytes (at least one per thread), and a
+# round's buffers are summed in block order before the next round starts.
+cdef size_t BLOCK_BUFFER_BYTES = 16 << 20
 # The lazy sparse update keeps weights as (scale, offset) products; once the
 # accumulated scale gets this small every weight is brought up to date and
 # the scale restarts at 1, long before it could underflow.
@@ -481,6 +502,86 @@ cdef double accumulate_rows(
     return total
 
 
+cdef struct BlockPlan:
+    # How the gradient of a batch is cut into blocks of rows and shared
+    # among threads (see BLOCK_WORK); made by block_plan_init, released by
+    # block_plan_free.
+    Py_ssize_t rows_per_block
+    # Block buffers held at once (0 when no batch spans two blocks).
+    Py_ssize_t n_buffers
+    # Buffer lengths in items, whole cache lines: two threads writing into
+    # one line would take it from each other on every row.
+    Py_ssize_t g_stride
+    Py_ssize_t s_stride
+    # n_buffers gradient buffers of g_stride items of the model's dtype.
+    void* G_blocks
+    # Per buffer (at least one): the block's loss, then P and Dv (K each).
+    double* scratch
+    int n_threads
+
+
+cdef inline Py_ssize_t cache_stride(Py_ssize_t count, size_t item) noexcept nogil:
+    """count items rounded up to whole 64-byte cache lines."""
+    cdef Py_ssize_t per_line = 64 // item
+    return ((count + per_line - 1) // per_line) * per_line
+
+
+cdef int block_plan_init(
+    BlockPlan* plan, Py_ssize_t max_batch_rows, double stored_per_row, int K,
+    Py_ssize_t D, size_t item, int n_threads,
+) noexcept nogil:
+    """Fix the blocks for batches of up to max_batch_rows rows with
+    stored_per_row values each (n_features for dense rows, the mean count
+    of a CSR row) and K outputs, D = n_features + 1.  Returns -1 when the
+    memory cannot be had (then block_plan_free is still safe)."""
+    cdef double row_work = K * (stored_per_row + 1.0)
+    cdef double block_work = BLOCK_WORK
+    cdef Py_ssize_t n_blocks, budget
+    if block_work < BLOCK_MIN_WORK_PER_BUFFER * <double>(K * D):
+        block_work = BLOCK_MIN_WORK_PER_BUFFER * <double>(K * D)
+    plan.rows_per_block = <Py_ssize_t>(block_work / row_work)
+    if plan.rows_per_block < 1:
+        plan.rows_per_block = 1
+    plan.n_threads = n_threads if n_threads > 1 else 1
+    plan.g_stride = cache_stride(K * D, item)
+    plan.s_stride = cache_stride(2 * K + 1, sizeof(double))
+    plan.G_blocks = NULL
+    n_blocks = max_batch_rows // plan.rows_per_block
+    plan.n_buffers = 0
+    if n_blocks >= 2:
+        budget = <Py_ssize_t>(BLOCK_BUFFER_BYTES // (plan.g_stride * item))
+        if budget < plan.n_threads:
+            budget = plan.n_threads
+        plan.n_buffers = n_blocks if n_blocks < budget else budget
+        plan.G_blocks = malloc(plan.n_buffers * plan.g_stride * item)
+    plan.scratch = <double*>malloc(
+        (plan.n_buffers if plan.n_buffers > 0 else 1)
+        * plan.s_stride * sizeof(double))
+    if plan.scratch == NULL or (plan.n_buffers > 0 and plan.G_blocks == NULL):
+        return -1
+    return 0
+
+
+cdef void block_plan_free(BlockPlan* plan) noexcept nogil:
+    free(plan.G_blocks)
+    free(plan.scratch)
+    plan.G_blocks = NULL
+    plan.scratch = NULL
+
+
+def _swap_block_work(Py_ssize_t work):
+    """Set BLOCK_WORK and return the previous value.  Only for measuring the
+    threshold (benchmarks/bench_threads.py --threshold): blocks of another
+    size sum the gradient in another order, so models trained meanwhile
+    differ from the usual ones at rounding level."""
+    global BLOCK_WORK
+    cdef Py_ssize_t previous = BLOCK_WORK
+    if work < 1:
+        raise ValueError("the work of a block must be at least 1")
+    BLOCK_WORK = work
+    return previous
+
+
 cdef double accumulate_rows_parallel(
     const floating* Xp, const floating* Xv, const index_t* Xi,
     const index_t* Xptr, bint sparse, Py_ssize_t n_features,
@@ -488,45 +589,61 @@ cdef double accumulate_rows_parallel(
     const floating* swp, const Py_ssize_t* orderp, Py_ssize_t n_rows,
     Py_ssize_t start, Py_ssize_t stop, double scale,
     const floating* W, int K, int loss, double epsilon,
-    floating* G, floating* G_threads, double* work, int n_threads,
+    floating* G, BlockPlan* plan,
 ) noexcept nogil:
-    """accumulate_rows with the rows cut into one contiguous share per
-    thread, each summing into its own gradient buffer; the buffers are then
-    added into G in a fixed order, so the result does not depend on which
-    thread finishes first."""
-    cdef Py_ssize_t D = n_features + 1, size = K * D, j
-    cdef Py_ssize_t share = (stop - start + n_threads - 1) // n_threads
-    cdef Py_ssize_t g_stride = thread_stride(size, sizeof(floating))
-    cdef Py_ssize_t w_stride = thread_stride(2 * K + 1, sizeof(double))
-    cdef Py_ssize_t lo, hi
-    cdef int tid
+    """accumulate_rows over rows order[start:stop] cut into the plan's
+    blocks of rows_per_block rows (the last one also takes the remainder,
+    so a batch of less than two blocks' rows is one block): a single block
+    runs on the calling thread straight into G;
+    several are computed into buffers of their own, taken by whichever
+    thread is free (a thread descheduled by a busy neighbour then holds up
+    at most one block), and added into G in block order.  The blocks and
+    the order of every sum depend only on the rows, never on the thread
+    count, so neither does the result.  Returns the sample-weighted loss
+    sum of the rows."""
+    cdef Py_ssize_t rpb = plan.rows_per_block
+    cdef Py_ssize_t n_blocks = (stop - start) // rpb
+    cdef Py_ssize_t size = K * (n_features + 1), g_stride = plan.g_stride
+    cdef Py_ssize_t s_stride = plan.s_stride
+    cdef Py_ssize_t first, n_round, q, lo, hi, j
+    cdef floating* G_blocks = <floating*>plan.G_blocks
+    cdef floating* Gq
+    cdef double* sq
     cdef double total = 0.0
-    for tid in prange(n_threads, num_threads=n_threads, schedule="static"):
-        lo = start + tid * share
-        hi = lo + share
-        if hi > stop:
-            hi = stop
-        work[tid * w_stride] = 0.0
-        if lo < hi:
-            work[tid * w_stride] = accumulate_rows(
+    cdef int n_team
+    if n_blocks <= 1 or plan.n_buffers == 0:
+        return accumulate_rows(
+            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
+            swp, orderp, n_rows, start, stop, scale, W, K, loss, epsilon,
+            G, plan.scratch + 1, plan.scratch + 1 + K)
+    first = 0
+    while first < n_blocks:
+        n_round = n_blocks - first
+        if n_round > plan.n_buffers:
+            n_round = plan.n_buffers
+        n_team = plan.n_threads
+        if n_team > n_round:
+            n_team = <int>n_round
+        for q in prange(n_round, num_threads=n_team, schedule="dynamic",
+                        chunksize=1):
+            lo = start + (first + q) * rpb
+            hi = lo + rpb
+            if first + q == n_blocks - 1:
+                hi = stop
+            Gq = G_blocks + q * g_stride
+            sq = plan.scratch + q * s_stride
+            memset(Gq, 0, size * sizeof(floating))
+            sq[0] = accumulate_rows(
                 Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
                 swp, orderp, n_rows, lo, hi, scale, W, K, loss, epsilon,
-                G_threads + tid * g_stride, work + tid * w_stride + 1,
-                work + tid * w_stride + 1 + K)
-    for tid in range(n_threads):
-        total += work[tid * w_stride]
-        for j in range(size):
-            G[j] += G_threads[tid * g_stride + j]
-            G_threads[tid * g_stride + j] = 0
+                Gq, sq + 1, sq + 1 + K)
+        for q in range(n_round):
+            total += plan.scratch[q * s_stride]
+            Gq = G_blocks + q * g_stride
+            for j in range(size):
+                G[j] += Gq[j]
+        first += n_round
     return total
-
-
-cdef inline Py_ssize_t thread_stride(Py_ssize_t count, size_t item) noexcept nogil:
-    """Per-thread buffer length, rounded up to whole 64-byte cache lines:
-    two threads writing into one line would invalidate it for each other on
-    every row."""
-    cdef Py_ssize_t per_line = 64 // item
-    return ((count + per_line - 1) // per_line) * per_line
 
 
 cdef double sparse_sgd_rows(
@@ -744,8 +861,9 @@ def run_epoch(
     Parameters are the model and data exactly as the driver prepared them:
     X dense C-contiguous (n, d) or CSR (X_data, X_indices, X_indptr) with the
     same dtype as W; `order` the training rows in visiting order; `steps` the
-    step size of each batch. Batches of at least PARALLEL_MIN_ROWS rows of
-    the eager path are shared among `n_threads` threads. Returns an
+    step size of each batch. Batches of the eager path with the work of at
+    least two blocks (see BLOCK_WORK) are shared among `n_threads` threads,
+    with a result that does not depend on `n_threads`. Returns an
     EpochResult with the sample-weighted sum of each row's loss at the moment
     its batch was processed.
 
@@ -823,8 +941,16 @@ def run_epoch(
     cdef const double* stepp = &steps[0] if n_batches > 0 else NULL
 
     cdef floating* G = NULL
-    cdef floating* G_threads = NULL
-    cdef double* work = NULL
+    cdef BlockPlan plan
+    plan.G_blocks = NULL
+    plan.scratch = NULL
+    # Stored values per row, for the work of a batch: the mean over the CSR
+    # matrix (a property of the data, so the blocks do not move between
+    # epochs or with the thread count).
+    cdef double stored_per_row = n_features
+    if sparse:
+        stored_per_row = X_indptr[X_indptr.shape[0] - 1] / <double>max(
+            X_indptr.shape[0] - 1, 1)
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
@@ -858,13 +984,11 @@ def run_epoch(
         P = <double*>malloc(K * sizeof(double))
         Dv = <double*>malloc(K * sizeof(double))
         C = <floating*>malloc(K * sizeof(floating))
-        if n_threads > 1:
-            G_threads = <floating*>calloc(
-                n_threads * thread_stride(K * D, sizeof(floating)), sizeof(floating))
-            work = <double*>malloc(
-                n_threads * thread_stride(2 * K + 1, sizeof(double)) * sizeof(double))
-            if G_threads == NULL or work == NULL:
-                n_threads = 1
+        if not (fused or lazy or rowwise_sparse):
+            if block_plan_init(&plan, batch_size if batch_size < n_rows else n_rows,
+                               stored_per_row, K, D, sizeof(floating),
+                               n_threads) != 0:
+                error = True
         if track_touched:
             stamp = <long long*>malloc(D * sizeof(long long))
             touched = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
@@ -872,7 +996,7 @@ def run_epoch(
             records = <LazyRecord*>malloc(D * sizeof(LazyRecord))
         if rowwise_sparse and averaging:
             U = <double*>malloc(K * D * sizeof(double))
-        if (G == NULL or P == NULL or Dv == NULL or C == NULL
+        if (error or G == NULL or P == NULL or Dv == NULL or C == NULL
                 or (track_touched and (stamp == NULL or touched == NULL))
                 or (lazy_l1 and records == NULL)
                 or (lazy_l1 and cumulative and (marks == NULL or last_mark == NULL))
@@ -951,18 +1075,12 @@ def run_epoch(
 
                     if not (fused or lazy):
                         # The eager path: the whole batch's gradient into G,
-                        # shared among threads when the batch is large enough
-                        # to pay for them.
-                        if n_threads > 1 and stop - start >= PARALLEL_MIN_ROWS:
-                            loss_sum += accumulate_rows_parallel(
-                                Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
-                                target_kind, swp, orderp, n_rows, start, stop, scale,
-                                Wp, K, loss, epsilon, G, G_threads, work, n_threads)
-                        else:
-                            loss_sum += accumulate_rows(
-                                Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
-                                target_kind, swp, orderp, n_rows, start, stop, scale,
-                                Wp, K, loss, epsilon, G, P, Dv)
+                        # in blocks shared among threads when the batch has
+                        # the work of two blocks or more.
+                        loss_sum += accumulate_rows_parallel(
+                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                            target_kind, swp, orderp, n_rows, start, stop, scale,
+                            Wp, K, loss, epsilon, G, &plan)
 
                     # Per-row paths: the fused dense update and the lazy sparse ones.
                     # Their prefetching repeats accumulate_rows' on purpose: moved
@@ -1133,8 +1251,7 @@ def run_epoch(
                         lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
 
         free(G)
-        free(G_threads)
-        free(work)
+        block_plan_free(&plan)
         free(P)
         free(Dv)
         free(C)
