@@ -576,9 +576,9 @@ def _names_the_problem(case, message):
     if case["layout"] == "csr_malformed" and case["poison"] is None:
         if case["dtype"] not in ("float64", "float32"):
             pass  # the conversion of the values may fail first
-        elif not any(w in message for w in ("sparse", "class")):
-            # The targets are checked first: too few classes is reported
-            # before the structure of X.
+        elif not any(w in message for w in ("sparse", "class", "sample_weight")):
+            # The targets and the sample weights are checked first: too few
+            # classes or bad weights are reported before the structure of X.
             return False
     words = DATA_WORDS + tuple(case["params"]) + (
         "schedule", "step", "eta", "learning", "diverge", "overflow",
