@@ -63,12 +63,6 @@ ADAPTIVE_MIN_UPDATES = 100
 # than predicting zero, and a call of one or two epochs at a step far too
 # large for a loss with bounded gradients ends right there.
 GROSS_CLIMB_MARGIN = 5.0
-# Full-batch plain gradient descent has no noise and no momentum to excuse
-# a rise: at any usable step its objective goes down from the first update
-# on, so ending even slightly above the start means the step is too large.
-# The margin leaves room for the non-monotone steps of the non-smooth losses
-# near their optimum.
-MONOTONE_CLIMB_MARGIN = 0.01
 
 
 class DivergenceMonitor:
@@ -98,9 +92,6 @@ class DivergenceMonitor:
         Whether the update rule is AdaGrad, RMSprop or Adam.
     detect_climb : bool, default=True
         Whether :meth:`check_final` applies the climb rule.
-    monotone : bool, default=False
-        Whether the run is full-batch plain gradient descent, whose
-        objective must not rise at all (see MONOTONE_CLIMB_MARGIN).
     """
 
     def __init__(
@@ -115,7 +106,6 @@ class DivergenceMonitor:
         updates_per_epoch,
         adaptive,
         detect_climb=True,
-        monotone=False,
     ):
         if not np.isfinite(zero_objective):
             raise ValueError(
@@ -141,7 +131,6 @@ class DivergenceMonitor:
         self.updates_per_epoch = int(updates_per_epoch)
         self.adaptive = bool(adaptive)
         self.detect_climb = detect_climb
-        self.monotone = bool(monotone)
 
     def _error(self, epoch, eta, objective, reason, detail=""):
         return DivergenceError(
@@ -208,8 +197,6 @@ class DivergenceMonitor:
             return False
         if objective > self.start_objective + GROSS_CLIMB_MARGIN * scale:
             return True
-        if self.monotone:
-            return objective > self.start_objective + MONOTONE_CLIMB_MARGIN * scale
         needed = CLIMB_MIN_EPOCHS * self.updates_per_epoch
         if self.adaptive:
             needed = max(needed, ADAPTIVE_MIN_UPDATES)

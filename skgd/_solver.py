@@ -528,7 +528,6 @@ def solve(
         reference=state.reference,
         updates_per_epoch=n_batches,
         adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
-        monotone=spec.optimizer == "sgd" and n_batches == 1 and average_start < 0,
     )
     t_start = state.t
 
