@@ -431,6 +431,17 @@ cdef inline Py_ssize_t cache_stride(Py_ssize_t count, size_t item) noexcept nogi
     return ((count + per_line - 1) // per_line) * per_line
 
 
+cdef inline double mean_stored_per_row(
+    bint sparse, Py_ssize_t n_features, const index_t* Xptr, Py_ssize_t n_samples,
+) noexcept nogil:
+    """Stored values per row for the work of a batch: the features of a
+    dense row, the mean count over a CSR matrix (a property of the data, so
+    the blocks neither move between epochs nor with the thread count)."""
+    if not sparse or n_samples == 0:
+        return <double>n_features
+    return Xptr[n_samples] / <double>n_samples
+
+
 cdef int block_plan_init(
     BlockPlan* plan, Py_ssize_t max_batch_rows, double stored_per_row, int K,
     Py_ssize_t D, size_t item, int n_threads,
@@ -822,13 +833,6 @@ def run_epoch(
     cdef BlockPlan plan
     plan.G_blocks = NULL
     plan.scratch = NULL
-    # Stored values per row, for the work of a batch: the mean over the CSR
-    # matrix (a property of the data, so the blocks do not move between
-    # epochs or with the thread count).
-    cdef double stored_per_row = n_features
-    if sparse:
-        stored_per_row = X_indptr[X_indptr.shape[0] - 1] / <double>max(
-            X_indptr.shape[0] - 1, 1)
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
@@ -856,9 +860,11 @@ def run_epoch(
         Dv = <double*>malloc(K * sizeof(double))
         C = <floating*>malloc(K * sizeof(floating))
         if not (fused or lazy or rowwise_sparse):
-            if block_plan_init(&plan, batch_size if batch_size < n_rows else n_rows,
-                               stored_per_row, K, D, sizeof(floating),
-                               n_threads) != 0:
+            if block_plan_init(
+                    &plan, batch_size if batch_size < n_rows else n_rows,
+                    mean_stored_per_row(sparse, n_features, Xptr,
+                                        X_indptr.shape[0] - 1),
+                    K, D, sizeof(floating), n_threads) != 0:
                 error = True
         if track_touched:
             stamp = <long long*>malloc(D * sizeof(long long))
