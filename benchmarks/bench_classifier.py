@@ -7,6 +7,10 @@ Cases (the target ratios are the project's speed goals):
   model per class, one pass each
 - per-sample SGD epoch, hinge, sparse CSR 100k x 10k at 0.1 % density
 - the same with averaging (average=True), which both keep lazily
+- per-sample SGD epoch with an L1 penalty (the cumulative penalty on both
+  sides), hinge, binary: dense 100k x 100 and sparse CSR as above (skgd
+  applies the penalty of absent features lazily, SGDClassifier leaves it
+  until the feature next appears)
 
 Run: ``python benchmarks/bench_classifier.py [--repeats 5] [--n-samples 100000]``
 """
@@ -88,6 +92,27 @@ def main():
                 fitter(SGDClassifier, Xs, ys, loss="hinge", average=True, **SGD), 1, 5
             ),
             "SGDClassifier(average=True)",
+            repeats,
+        )
+    )
+    L1 = dict(loss="hinge", penalty="l1")
+    GD_L1 = dict(optimizer="sgd", learning_rate="constant", **L1, **GD)
+    yb = (y == 0).astype(int)
+    rows.append(
+        compare(
+            "SGD epoch, hinge, L1, dense binary",
+            epoch_cost(fitter(GDClassifier, X, yb, **GD_L1), 1, 3),
+            epoch_cost(fitter(SGDClassifier, X, yb, **L1, **SGD), 1, 3),
+            "SGDClassifier(penalty='l1')",
+            repeats,
+        )
+    )
+    rows.append(
+        compare(
+            "SGD epoch, hinge, L1, sparse CSR 0.1 %",
+            epoch_cost(fitter(GDClassifier, Xs, ys, **GD_L1), 1, 5),
+            epoch_cost(fitter(SGDClassifier, Xs, ys, **L1, **SGD), 1, 5),
+            "SGDClassifier(penalty='l1')",
             repeats,
         )
     )

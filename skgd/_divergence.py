@@ -26,7 +26,10 @@ The rules:
   scale overflows); and the objective must not end clearly above where the
   call started.  That last rule catches the linear blow-ups of losses with
   bounded gradients (log_loss, hinge, huber...), whose objective grows by
-  about eta * |x| per update and never explodes.
+  about eta * |x| per update and never explodes.  It judges a call after a
+  few epochs' worth of updates (early updates of stochastic, momentum and
+  adaptive rules may rise), except for a gross climb, which no number of
+  updates excuses.
 """
 
 import numpy as np
@@ -54,6 +57,18 @@ CLIMB_MARGIN = 1.0
 # worth of updates, and at least ADAPTIVE_MIN_UPDATES for adaptive rules.
 CLIMB_MIN_EPOCHS = 5
 ADAPTIVE_MIN_UPDATES = 100
+# A published model this far above the start (in units of the larger of the
+# starting and the zero model's objective) is refused however few updates
+# made it: no transient of a usable step leaves a model several times worse
+# than predicting zero, and a call of one or two epochs at a step far too
+# large for a loss with bounded gradients ends right there.
+GROSS_CLIMB_MARGIN = 5.0
+# Full-batch plain gradient descent has no noise and no momentum to excuse
+# a rise: at any usable step its objective goes down from the first update
+# on, so ending even slightly above the start means the step is too large.
+# The margin leaves room for the non-monotone steps of the non-smooth losses
+# near their optimum.
+MONOTONE_CLIMB_MARGIN = 0.01
 
 
 class DivergenceMonitor:
@@ -83,6 +98,9 @@ class DivergenceMonitor:
         Whether the update rule is AdaGrad, RMSprop or Adam.
     detect_climb : bool, default=True
         Whether :meth:`check_final` applies the climb rule.
+    monotone : bool, default=False
+        Whether the run is full-batch plain gradient descent, whose
+        objective must not rise at all (see MONOTONE_CLIMB_MARGIN).
     """
 
     def __init__(
@@ -97,6 +115,7 @@ class DivergenceMonitor:
         updates_per_epoch,
         adaptive,
         detect_climb=True,
+        monotone=False,
     ):
         if not np.isfinite(zero_objective):
             raise ValueError(
@@ -122,6 +141,7 @@ class DivergenceMonitor:
         self.updates_per_epoch = int(updates_per_epoch)
         self.adaptive = bool(adaptive)
         self.detect_climb = detect_climb
+        self.monotone = bool(monotone)
 
     def _error(self, epoch, eta, objective, reason, detail=""):
         return DivergenceError(
@@ -180,15 +200,19 @@ class DivergenceMonitor:
             raise self._error(epoch, eta, published, "climb")
 
     def _climbed(self, objective, n_updates):
-        needed = CLIMB_MIN_EPOCHS * self.updates_per_epoch
-        if self.adaptive:
-            needed = max(needed, ADAPTIVE_MIN_UPDATES)
-        if n_updates < needed:
-            return False
         scale = max(self.start_objective, self.zero_objective)
         if not scale > 0.0:
             # Zero loss at the start and at zero (the perceptron from zero
             # weights): every step raises the objective, and the loss is
             # positively homogeneous, so its size alone means nothing.
+            return False
+        if objective > self.start_objective + GROSS_CLIMB_MARGIN * scale:
+            return True
+        if self.monotone:
+            return objective > self.start_objective + MONOTONE_CLIMB_MARGIN * scale
+        needed = CLIMB_MIN_EPOCHS * self.updates_per_epoch
+        if self.adaptive:
+            needed = max(needed, ADAPTIVE_MIN_UPDATES)
+        if n_updates < needed:
             return False
         return objective > self.start_objective + CLIMB_MARGIN * scale

@@ -157,6 +157,36 @@ cdef inline floating soft_threshold(floating w, floating thr) noexcept nogil:
     return 0
 
 
+cdef inline floating cumulative_clip(floating z, double* q, double u) noexcept nogil:
+    """The cumulative L1 penalty of Tsuruoka, Tsujii and Ananiadou (2009) on
+    one weight z that has just taken its gradient step (and L2 shrink).
+
+    u is the L1 penalty a weight could have received so far (the sum of
+    eta alpha l1_ratio over every update), q what this weight did receive
+    (signed).  The weight is pulled towards zero by what it still owes,
+    u + q when positive and u - q when negative, and clipped at zero.  Unlike
+    the per-step soft threshold, a weight the gradient noise keeps kicking
+    away from zero must first pay back the penalty it missed while it sat at
+    zero, so per-sample SGD leaves irrelevant weights at exactly zero."""
+    cdef double w
+    cdef floating wf
+    if z > 0:
+        w = z - (u + q[0])
+        if w < 0:
+            w = 0
+    elif z < 0:
+        w = z + (u - q[0])
+        if w > 0:
+            w = 0
+    else:
+        return z
+    wf = <floating>w
+    # What was applied is measured on the stored weight, so q stays
+    # consistent with the weights in float32 as well.
+    q[0] += <double>wf - <double>z
+    return wf
+
+
 cdef inline double row_loss(
     int loss, double eps, int target_kind, int K,
     const floating* y_row, double* P, double* Dv,
@@ -242,15 +272,18 @@ cdef void apply_gradient(
     int K, Py_ssize_t n_features, bint fit_intercept,
     int optimizer, double eta, double alpha, double l1_ratio,
     double mu, double beta1, double beta2, double bias1, double bias2,
+    double* Q, double u,
 ) noexcept nogil:
     """One optimizer step on every coordinate from the batch gradient G,
     then the penalty; G is zeroed for the next batch.
 
     Plain SGD takes the proximal step w <- S(a w - eta g, thr), with
     a = 1 - eta alpha (1 - l1_ratio) the L2 shrink and S the soft threshold
-    at thr = eta alpha l1_ratio, which sets weights exactly to zero.  The other
-    rules treat the L2 term as part of the gradient and finish with the soft
-    threshold at their own effective step (see optimizer_step)."""
+    at thr = eta alpha l1_ratio, which sets weights exactly to zero.  With Q
+    (stochastic batches) the soft threshold is replaced by the cumulative L1
+    penalty u, Q (see cumulative_clip).  The other rules treat the L2 term
+    as part of the gradient and finish with the soft threshold at their own
+    effective step (see optimizer_step)."""
     cdef Py_ssize_t D = n_features + 1, j, base
     cdef int k
     cdef floating a = <floating>(1.0 - eta * alpha * (1.0 - l1_ratio))
@@ -268,7 +301,10 @@ cdef void apply_gradient(
         if optimizer == OPT_SGD:
             for j in range(n_features):
                 Wk[j] = a * Wk[j] - feta * Gk[j]
-            if thr > 0:
+            if Q != NULL:
+                for j in range(n_features):
+                    Wk[j] = cumulative_clip(Wk[j], Q + base + j, u)
+            elif thr > 0:
                 for j in range(n_features):
                     Wk[j] = soft_threshold(Wk[j], thr)
         else:
@@ -318,6 +354,65 @@ cdef inline void lazy_catch_up(
                 W[k * D + j] = <floating>(-A_now * u)
     records[j].A = A_now
     records[j].C = C_now
+
+
+cdef struct PenaltyMark:
+    # After each update of a lazy epoch with the cumulative L1 penalty: the
+    # cumulative shrink A and threshold C as in LazyRecord, and the
+    # cumulative penalty u of cumulative_clip.
+    double A
+    double C
+    double u
+
+
+cdef inline void cumulative_catch_up(
+    floating* W, double* Q, int K, Py_ssize_t D, Py_ssize_t j,
+    Py_ssize_t h_now, const PenaltyMark* marks, Py_ssize_t* last,
+) noexcept nogil:
+    """Bring weight column j from update last[j] to update h_now through the
+    penalty-only steps it missed, exactly as the eager path would have.
+
+    A non-zero weight owes nothing on its side after its last clip, so each
+    missed step is a shrink followed by a soft threshold at that step's
+    penalty: |w| goes to A_now * (|w| / A_last - (C_now - C_last)) while
+    that stays positive, and its applied penalty grows by u_now - u_last.
+    A weight that reaches zero on the way stops there; what it received up
+    to that step h is the penalty of the steps before it plus what was left
+    of it, A_h * (|w| / A_last - (C_{h-1} - C_last)), and h is the first
+    mark where C passes |w| / A_last (C only grows: a binary search)."""
+    cdef Py_ssize_t h_last = last[j], lo, hi, mid
+    cdef int k
+    cdef double w, v, shift, applied
+    if h_last == h_now:
+        return
+    last[j] = h_now
+    shift = marks[h_now].C - marks[h_last].C
+    for k in range(K):
+        w = W[k * D + j]
+        if w == 0:
+            continue
+        v = fabs(w) / marks[h_last].A
+        if v > shift:
+            applied = marks[h_now].u - marks[h_last].u
+            v = marks[h_now].A * (v - shift)
+        else:
+            lo = h_last + 1
+            hi = h_now
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if marks[mid].C - marks[h_last].C >= v:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            applied = (marks[lo - 1].u - marks[h_last].u
+                       + marks[lo].A * (v - (marks[lo - 1].C - marks[h_last].C)))
+            v = 0.0
+        if w > 0:
+            W[k * D + j] = <floating>v
+            Q[k * D + j] -= applied
+        else:
+            W[k * D + j] = <floating>(-v)
+            Q[k * D + j] += applied
 
 
 cdef inline void scale_weights(floating* W, int K, Py_ssize_t D,
@@ -729,10 +824,14 @@ cdef class EpochResult:
     """What one epoch reports back to the driver."""
     cdef public double loss_sum
     cdef public long long n_updates
+    # The cumulative L1 penalty u after the epoch (see cumulative_clip).
+    cdef public double l1_total
 
-    def __init__(self, double loss_sum, long long n_updates):
+    def __init__(self, double loss_sum, long long n_updates,
+                 double l1_total=0.0):
         self.loss_sum = loss_sum
         self.n_updates = n_updates
+        self.l1_total = l1_total
 
 
 def run_epoch(
@@ -764,6 +863,8 @@ def run_epoch(
     floating[:, ::1] W_avg,
     long long average_start,
     int n_threads=1,
+    double[:, ::1] l1_applied=None,
+    double l1_total=0.0,
 ):
     """Run one epoch in place on W (and the optimizer state S1, S2, and the
     running average W_avg when average_start >= 0).
@@ -776,6 +877,13 @@ def run_epoch(
     with a result that does not depend on `n_threads`. Returns an
     EpochResult with the sample-weighted sum of each row's loss at the moment
     its batch was processed.
+
+    Plain SGD with an L1 part takes the cumulative L1 penalty (see
+    cumulative_clip) when `l1_applied` is given: the penalty each weight has
+    received, shape (n_outputs, n_features + 1), float64, updated in place,
+    with `l1_total` the penalty any weight could have received so far; the
+    new total comes back in the EpochResult.  Without it the L1 part is the
+    per-step soft threshold (the proximal step of full-batch training).
     """
     cdef Py_ssize_t n_rows = order.shape[0]
     cdef Py_ssize_t n_features = W.shape[1] - 1
@@ -810,6 +918,20 @@ def run_epoch(
     # Dense per-sample SGD fuses gradient and update into one sweep over the
     # row while it is still in cache.
     cdef bint fused = (not sparse) and optimizer == OPT_SGD and batch_size == 1
+    cdef bint cumulative = (l1_applied is not None and optimizer == OPT_SGD
+                            and alpha * l1_ratio > 0.0)
+    if cumulative and (l1_applied.shape[0] != K or l1_applied.shape[1] != D):
+        raise ValueError("l1_applied must have the shape of W")
+    cdef double* Qp = &l1_applied[0, 0] if cumulative else NULL
+    cdef double u_total = l1_total
+    # The lazy path of the cumulative penalty keeps a mark per update since
+    # every weight was last brought up to date; when the marks run out, all
+    # weights are caught up and the marks restart.  About as many marks as
+    # weights keep the cost of that pass below one operation per weight and
+    # update.
+    cdef Py_ssize_t n_marks = 0, h_now = 0
+    cdef PenaltyMark* marks = NULL
+    cdef Py_ssize_t* last_mark = NULL
 
     cdef floating* Wp = &W[0, 0]
     cdef floating* S1p = &S1[0, 0] if S1.shape[0] > 0 else NULL
@@ -855,6 +977,13 @@ def run_epoch(
     cdef bint error = False
 
     with nogil:
+        if lazy_l1 and cumulative:
+            n_marks = n_features if n_features > 4096 else 4096
+            if n_marks > n_batches:
+                n_marks = n_batches
+            n_marks += 1
+            marks = <PenaltyMark*>malloc(n_marks * sizeof(PenaltyMark))
+            last_mark = <Py_ssize_t*>malloc(D * sizeof(Py_ssize_t))
         G = <floating*>malloc(K * D * sizeof(floating))
         P = <double*>malloc(K * sizeof(double))
         Dv = <double*>malloc(K * sizeof(double))
@@ -876,6 +1005,7 @@ def run_epoch(
         if (error or G == NULL or P == NULL or Dv == NULL or C == NULL
                 or (track_touched and (stamp == NULL or touched == NULL))
                 or (lazy_l1 and records == NULL)
+                or (lazy_l1 and cumulative and (marks == NULL or last_mark == NULL))
                 or (rowwise_sparse and averaging and U == NULL)):
             error = True
         else:
@@ -887,6 +1017,12 @@ def run_epoch(
                 for j in range(D):
                     records[j].A = 1.0
                     records[j].C = 0.0
+            if marks != NULL:
+                marks[0].A = 1.0
+                marks[0].C = 0.0
+                marks[0].u = u_total
+                for j in range(D):
+                    last_mark[j] = 0
 
             if rowwise_sparse:
                 loss_sum = sparse_sgd_rows(
@@ -921,15 +1057,27 @@ def run_epoch(
                     if lazy_scaled and wscale * a_step < LAZY_RESCALE_BELOW:
                         scale_weights(Wp, K, D, n_features, wscale)
                         wscale = 1.0
-                    if lazy_l1 and A_now * a_step < LAZY_RESCALE_BELOW:
+                    if lazy_l1 and (A_now * a_step < LAZY_RESCALE_BELOW
+                                    or h_now + 1 >= n_marks):
                         for j in range(n_features):
-                            lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                            if cumulative:
+                                cumulative_catch_up(Wp, Qp, K, D, j, h_now, marks,
+                                                    last_mark)
+                                last_mark[j] = 0
+                            else:
+                                lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                                records[j].A = 1.0
+                                records[j].C = 0.0
                         A_now = 1.0
                         C_now = 0.0
-                        for j in range(n_features):
-                            records[j].A = 1.0
-                            records[j].C = 0.0
+                        h_now = 0
+                        if cumulative:
+                            marks[0].A = 1.0
+                            marks[0].C = 0.0
+                            marks[0].u = u_total
                     n_touched = 0
+                    if cumulative:
+                        u_total += thr_step
 
                     if not (fused or lazy):
                         # The eager path: the whole batch's gradient into G,
@@ -975,8 +1123,13 @@ def run_epoch(
                                         j = Xi[q]
                                         if stamp[j] != b:
                                             stamp[j] = b
-                                            lazy_catch_up(Wp, K, D, j, A_now, C_now,
-                                                          records)
+                                            if cumulative:
+                                                cumulative_catch_up(
+                                                    Wp, Qp, K, D, j, h_now, marks,
+                                                    last_mark)
+                                            else:
+                                                lazy_catch_up(Wp, K, D, j, A_now,
+                                                              C_now, records)
                                             touched[n_touched] = j
                                             n_touched += 1
                                 elif lazy_scaled:
@@ -1010,7 +1163,11 @@ def run_epoch(
                                     ck = <floating>(eta) * C[k]
                                     for j in range(n_features):
                                         Wp[kD + j] = a * Wp[kD + j] - ck * x[j]
-                                    if thr > 0:
+                                    if cumulative:
+                                        for j in range(n_features):
+                                            Wp[kD + j] = cumulative_clip(
+                                                Wp[kD + j], Qp + kD + j, u_total)
+                                    elif thr > 0:
                                         for j in range(n_features):
                                             Wp[kD + j] = soft_threshold(Wp[kD + j], thr)
                                     if fit_intercept:
@@ -1035,7 +1192,11 @@ def run_epoch(
                         apply_gradient(Wp, G, S1p, S2p, K, n_features,
                                        fit_intercept, optimizer, eta, alpha,
                                        l1_ratio, momentum, beta1, beta2,
-                                       bias1, bias2)
+                                       bias1, bias2, Qp, u_total)
+                        if cumulative:
+                            # Every weight is up to date with this update's
+                            # penalty: the marks restart from it.
+                            marks[0].u = u_total
                     elif lazy_scaled:
                         new_scale = wscale * a_step
                         for q in range(n_touched):
@@ -1052,23 +1213,32 @@ def run_epoch(
                         # recorded in (A_now, C_now).
                         A_now *= a_step
                         C_now += thr_step / A_now
+                        if cumulative:
+                            h_now += 1
+                            marks[h_now].A = A_now
+                            marks[h_now].C = C_now
+                            marks[h_now].u = u_total
                         for q in range(n_touched):
                             j = touched[q]
                             for k in range(K):
                                 kD = k * D
                                 w = a * Wp[kD + j] - <floating>eta * G[kD + j]
-                                if thr > 0:
+                                if cumulative:
+                                    w = cumulative_clip(w, Qp + kD + j, u_total)
+                                elif thr > 0:
                                     w = soft_threshold(w, thr)
                                 Wp[kD + j] = w
                                 G[kD + j] = 0
                             records[j].A = A_now
                             records[j].C = C_now
+                            if cumulative:
+                                last_mark[j] = h_now
                         finish_intercept(Wp, G, K, D, n_features, fit_intercept, eta)
                     else:
                         apply_gradient(Wp, G, S1p, S2p, K, n_features,
                                        fit_intercept, optimizer, eta, alpha,
                                        l1_ratio, momentum, beta1, beta2,
-                                       bias1, bias2)
+                                       bias1, bias2, Qp, u_total)
                     t += 1
                     if averaging and t > average_start:
                         # Running mean of the iterates since update average_start.
@@ -1080,7 +1250,11 @@ def run_epoch(
                 scale_weights(Wp, K, D, n_features, wscale)
             if lazy_l1:
                 for j in range(n_features):
-                    lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
+                    if cumulative:
+                        cumulative_catch_up(Wp, Qp, K, D, j, h_now, marks,
+                                            last_mark)
+                    else:
+                        lazy_catch_up(Wp, K, D, j, A_now, C_now, records)
 
         free(G)
         block_plan_free(&plan)
@@ -1088,12 +1262,14 @@ def run_epoch(
         free(Dv)
         free(C)
         free(records)
+        free(marks)
+        free(last_mark)
         free(stamp)
         free(touched)
         free(U)
     if error:
         raise MemoryError()
-    return EpochResult(loss_sum, t - t_start)
+    return EpochResult(loss_sum, t - t_start, u_total)
 
 
 def loss_and_gradient(

@@ -137,6 +137,12 @@ class SolverState:
     reference: float | None = None
     # State of the generator that shuffles the rows (see _kernel.shuffle_rows).
     shuffle_state: int = 0
+    # The cumulative L1 penalty of plain SGD on stochastic batches: what
+    # each weight has received (float64, the shape of W) and what any weight
+    # could have received (see _kernel.cumulative_clip).  None and 0 when
+    # the last training ran without it.
+    l1_applied: np.ndarray | None = None
+    l1_total: float = 0.0
 
     @classmethod
     def new(cls, n_outputs, n_features, dtype, seed):
@@ -161,6 +167,8 @@ class SolverState:
             eta=self.eta,
             reference=self.reference,
             shuffle_state=self.shuffle_state,
+            l1_applied=None if self.l1_applied is None else self.l1_applied.copy(),
+            l1_total=self.l1_total,
         )
 
 
@@ -478,6 +486,18 @@ def solve(
     S1 = state.S1 if spec.optimizer != "sgd" else empty
     S2 = state.S2 if spec.optimizer == "adam" else empty
     W_avg = state.W_avg if average_start >= 0 else empty
+    # Plain SGD on stochastic batches applies its L1 part as a cumulative
+    # penalty, which leaves exact zeros where the per-step soft threshold
+    # would let gradient noise keep weights slightly off zero.  Full-batch
+    # training keeps the soft threshold: its proximal step is exact.  The
+    # record starts afresh whenever the previous training ran without it.
+    if spec.optimizer == "sgd" and alpha * spec.l1_ratio > 0 and batch_size < n_train:
+        if state.l1_applied is None or state.l1_applied.shape != state.W.shape:
+            state.l1_applied = np.zeros(state.W.shape, dtype=np.float64)
+            state.l1_total = 0.0
+    else:
+        state.l1_applied = None
+        state.l1_total = 0.0
 
     # Scale of the objective that a diverging run leaves far behind: the
     # larger of where training first started and where the all-zero model
@@ -508,6 +528,7 @@ def solve(
         reference=state.reference,
         updates_per_epoch=n_batches,
         adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
+        monotone=spec.optimizer == "sgd" and n_batches == 1 and average_start < 0,
     )
     t_start = state.t
 
@@ -573,8 +594,11 @@ def solve(
             W_avg,
             average_start,
             n_threads,
+            state.l1_applied,
+            state.l1_total,
         )
         state.t += result.n_updates
+        state.l1_total = result.l1_total
         # The data term is each row's loss when its batch was processed: for
         # the full batch that is exactly the objective at the weights the
         # epoch started from, for stochastic batches the usual running
@@ -653,6 +677,10 @@ def solve(
         )
     if best_W is not None:
         state.W[...] = best_W
+        if state.l1_applied is not None:
+            # Nothing is owed by the restored weights.
+            state.l1_applied[...] = 0.0
+            state.l1_total = 0.0
     else:
         W_out = W_out.copy()
     return SolverResult(

@@ -391,3 +391,43 @@ def test_predict_log_proba_finite_for_confident_predictions(n_classes):
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, oracle, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(np.exp(got), est.predict_proba(X), atol=1e-12)
+
+
+# ------------------------------------- climbs too short for the epoch gate
+
+
+def test_gross_climb_in_one_epoch_is_refused():
+    # One epoch of RMSprop at a step of 1e3 takes log_loss from log 2 to
+    # thousands: too few updates for the noisy-start allowance, but no
+    # transient excuses a model that much worse than predicting zero.
+    est = GDClassifier(loss="log_loss", batch_size=1, optimizer="rmsprop",
+                       learning_rate="adaptive", eta0=1e3, max_iter=1,
+                       tol=None)  # fmt: skip
+    with pytest.raises(DivergenceError, match="clearly above") as info:
+        est.fit(X, Y_CLASS)
+    assert info.value.reason == "climb"
+    assert info.value.objective > 6 * np.log(2)
+    assert not hasattr(est, "coef_")
+
+
+def _squared_hinge_objective(est):
+    margin = est.decision_function(X) * np.where(Y_CLASS == 1, 1.0, -1.0)
+    return float(np.mean(np.maximum(1.0 - margin, 0.0) ** 2))
+
+
+@pytest.mark.parametrize("max_iter", [2, 3])
+def test_full_batch_gd_ending_above_its_start_is_refused(max_iter):
+    # Full-batch plain GD has no noise to excuse a rise: two or three
+    # epochs at a step past the stable range end above the zero model's
+    # objective (1 for the squared hinge), which is refused.
+    params = dict(loss="squared_hinge", optimizer="sgd", learning_rate="constant",
+                  alpha=1e-4, max_iter=max_iter, tol=None)  # fmt: skip
+    est = GDClassifier(eta0=5.0, **params)
+    with pytest.raises(DivergenceError, match="clearly above") as info:
+        est.fit(X, Y_CLASS)
+    assert info.value.reason == "climb"
+    assert 1.0 < info.value.objective < 6.0  # below the gross-climb bound
+    # The same run at a stable step is accepted and below its start, as
+    # computed here from the definition.
+    fitted = GDClassifier(eta0=0.5, **params).fit(X, Y_CLASS)
+    assert _squared_hinge_objective(fitted) < 1.0

@@ -136,6 +136,10 @@ class NumpyGD:
         self.A = np.zeros(shape)
         self.t = 0
         self.d = n_features
+        # Cumulative L1 penalty of plain SGD on stochastic batches (Tsuruoka
+        # et al., 2009): what any weight could have received, what each did.
+        self.u = 0.0
+        self.q = np.zeros((n_outputs, n_features))
         self.loss = loss
         self.optimizer = optimizer
         self.alpha, self.rho = alpha, l1_ratio
@@ -178,18 +182,30 @@ class NumpyGD:
             )
             coeff = sw[rows, None] * deriv / (len(rows) * mean_sw)
             G = np.hstack([coeff.T @ X[rows], coeff.sum(axis=0)[:, None]])
-            self._step(G, eta)
+            self._step(G, eta, stochastic=size < n)
             self.t += 1
             k = self.average_start
             if k is not None and self.t > k:
                 self.A += (self.W - self.A) / (self.t - k)
 
-    def _step(self, G, eta):
+    def _step(self, G, eta, stochastic=False):
         d = self.d
         l2 = self.alpha * (1.0 - self.rho)
         if self.optimizer == "sgd":
             new = self.W - eta * G
             new[:, :d] = (1.0 - eta * l2) * self.W[:, :d] - eta * G[:, :d]
+            if stochastic and self.alpha * self.rho > 0:
+                self.u += eta * self.alpha * self.rho
+                z = new[:, :d]
+                clipped = np.where(
+                    z > 0,
+                    np.maximum(0.0, z - (self.u + self.q)),
+                    np.where(z < 0, np.minimum(0.0, z + (self.u - self.q)), 0.0),
+                )
+                self.q += clipped - z
+                new[:, :d] = clipped
+                self.W = new
+                return
         else:
             g = G.copy()
             g[:, :d] += l2 * self.W[:, :d]
