@@ -100,9 +100,11 @@ cdef Py_ssize_t PREFETCH_AHEAD = 4
 # The threshold, 2 x 2^18 = 524k, was measured with
 # benchmarks/bench_threads.py --threshold (full-batch epochs of dense data,
 # two blocks on 2 threads against one block on one thread) on 2 cores
-# shared with other work: 2.8x slower at 16k of work, 1.3x at 131k, about
-# even from 262k to 2M and faster beyond; below two such blocks, waking the
-# second thread and summing the buffers cost more than it saves.
+# shared with other work (load 7 to 16): two threads took 2.5 to 2.8x the
+# time of one at 16k of work, 1.3 to 1.5x at 131k, 1.1 to 1.2x at 262k and
+# 524k, and about the same (0.9 to 1.1x) from 1M to 4M: below two such
+# blocks, waking the second thread and summing the buffers cost more than
+# the second thread saves even when it has a core to itself.
 cdef Py_ssize_t BLOCK_WORK = 1 << 18
 # A block also does at least this many times the work of adding its
 # gradient buffer (outputs x (features + 1)) into the batch's: for sparse
