@@ -47,7 +47,7 @@ docs: install
 	@echo "The site is in docs/_build/html/index.html"
 
 bench: install
-	cd benchmarks && ../$(PY) bench_regressor.py && ../$(PY) bench_classifier.py
+	cd benchmarks && ../$(PY) bench_regressor.py && ../$(PY) bench_classifier.py && ../$(PY) bench_threads.py
 
 clean:
 	rm -rf build *.egg-info skgd/*.c skgd/*.so $(VENV) docs/_build docs/generated docs/auto_examples docs/sg_execution_times.rst

@@ -64,14 +64,9 @@ def peak_fit_memory(X, y, **params):
     return peak
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--n-samples", type=int, default=100_000)
-    parser.add_argument("--n-features", type=int, default=100)
-    args = parser.parse_args()
-    n, d, repeats = args.n_samples, args.n_features, args.repeats
-    X, y = make_data(n, d)
+def speed_goal_rows(X, y, repeats):
+    """The project's speed goals on dense data (X, y) in float64, one table
+    row each; bench_threads.py prints them as the quiet-machine goals."""
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
     rows = []
 
@@ -147,7 +142,18 @@ def main():
             target=0.7,
         )
     )
-    print_table(rows, repeats)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-samples", type=int, default=100_000)
+    parser.add_argument("--n-features", type=int, default=100)
+    args = parser.parse_args()
+    repeats = args.repeats
+    X, y = make_data(args.n_samples, args.n_features)
+    print_table(speed_goal_rows(X, y, repeats), repeats)
 
     print()
     size_mb = X.nbytes / 1e6

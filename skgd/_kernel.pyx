@@ -100,9 +100,11 @@ cdef Py_ssize_t PREFETCH_AHEAD = 4
 # The threshold, 2 x 2^18 = 524k, was measured with
 # benchmarks/bench_threads.py --threshold (full-batch epochs of dense data,
 # two blocks on 2 threads against one block on one thread) on 2 cores
-# shared with other work: 2.8x slower at 16k of work, 1.3x at 131k, about
-# even from 262k to 2M and faster beyond; below two such blocks, waking the
-# second thread and summing the buffers cost more than it saves.
+# shared with other work (load 7 to 16): two threads took 2.5 to 2.8x the
+# time of one at 16k of work, 1.3 to 1.5x at 131k, 1.1 to 1.2x at 262k and
+# 524k, and about the same (0.9 to 1.1x) from 1M to 4M: below two such
+# blocks, waking the second thread and summing the buffers cost more than
+# the second thread saves even when it has a core to itself.
 cdef Py_ssize_t BLOCK_WORK = 1 << 18
 # A block also does at least this many times the work of adding its
 # gradient buffer (outputs x (features + 1)) into the batch's: for sparse
@@ -526,6 +528,17 @@ cdef inline Py_ssize_t cache_stride(Py_ssize_t count, size_t item) noexcept nogi
     return ((count + per_line - 1) // per_line) * per_line
 
 
+cdef inline double mean_stored_per_row(
+    bint sparse, Py_ssize_t n_features, const index_t* Xptr, Py_ssize_t n_samples,
+) noexcept nogil:
+    """Stored values per row for the work of a batch: the features of a
+    dense row, the mean count over a CSR matrix (a property of the data, so
+    the blocks neither move between epochs nor with the thread count)."""
+    if not sparse or n_samples == 0:
+        return <double>n_features
+    return Xptr[n_samples] / <double>n_samples
+
+
 cdef int block_plan_init(
     BlockPlan* plan, Py_ssize_t max_batch_rows, double stored_per_row, int K,
     Py_ssize_t D, size_t item, int n_threads,
@@ -944,13 +957,6 @@ def run_epoch(
     cdef BlockPlan plan
     plan.G_blocks = NULL
     plan.scratch = NULL
-    # Stored values per row, for the work of a batch: the mean over the CSR
-    # matrix (a property of the data, so the blocks do not move between
-    # epochs or with the thread count).
-    cdef double stored_per_row = n_features
-    if sparse:
-        stored_per_row = X_indptr[X_indptr.shape[0] - 1] / <double>max(
-            X_indptr.shape[0] - 1, 1)
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
@@ -985,9 +991,11 @@ def run_epoch(
         Dv = <double*>malloc(K * sizeof(double))
         C = <floating*>malloc(K * sizeof(floating))
         if not (fused or lazy or rowwise_sparse):
-            if block_plan_init(&plan, batch_size if batch_size < n_rows else n_rows,
-                               stored_per_row, K, D, sizeof(floating),
-                               n_threads) != 0:
+            if block_plan_init(
+                    &plan, batch_size if batch_size < n_rows else n_rows,
+                    mean_stored_per_row(sparse, n_features, Xptr,
+                                        X_indptr.shape[0] - 1),
+                    K, D, sizeof(floating), n_threads) != 0:
                 error = True
         if track_touched:
             stamp = <long long*>malloc(D * sizeof(long long))

@@ -98,6 +98,9 @@ def configurations():
         ),
         "log-averaged": dict(kind="classifier", average=True),
         "hinge-nesterov": dict(kind="classifier", loss="hinge", optimizer="nesterov"),
+        # Plain steps with the cumulative L1 penalty on stochastic batches
+        # (lazy on sparse rows), the proximal step on the full batch.
+        "l1-sgd": dict(kind="regressor", penalty="l1", alpha=1e-3, optimizer="sgd"),
     }
     configs = {}
     for layout in ("dense", "sparse"):
@@ -107,6 +110,7 @@ def configurations():
                     if mode in ("sgd", "mini256") and model not in (
                         "squared",
                         "log-averaged",
+                        "l1-sgd",
                     ):
                         # Per-row paths never share work among threads;
                         # two models per mode keep them covered cheaply.
