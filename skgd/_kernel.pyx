@@ -65,8 +65,9 @@ cdef extern from *:
     void skgd_prefetch_ends(const void *begin, const void *end) noexcept nogil
 
 
-# Optimizer codes, in the order of skgd._solver.OPTIMIZERS.
-cdef enum OptCode:
+# Update-rule codes.  cpdef: Python sees them as skgd._kernel.OptCode, which
+# skgd/_registry.py reads, so no number is written anywhere else.
+cpdef enum OptCode:
     OPT_SGD = 0
     OPT_MOMENTUM = 1
     OPT_NESTEROV = 2
@@ -76,8 +77,9 @@ cdef enum OptCode:
 
 # Target encodings: real-valued targets, one column per output; a class index
 # expanded to +-1 per output (one-vs-rest, or a single binary output); a class
-# index for the multinomial (softmax) loss.
-cdef enum TargetKind:
+# index for the multinomial (softmax) loss.  cpdef: skgd/_registry.py reads
+# them as skgd._kernel.TargetKind.
+cpdef enum TargetKind:
     TARGET_REAL = 0
     TARGET_ONE_VS_REST = 1
     TARGET_MULTINOMIAL = 2
