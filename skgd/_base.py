@@ -322,6 +322,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         for name, value in self._coef_attributes(result.W).items():
             setattr(self, name, value)
         self.eta0_ = result.state.eta0
+        self.eta_ = result.state.eta
         self.t_ = result.state.t
         previous_epochs = self.n_iter_ if keep_history else 0
         self.n_iter_ = previous_epochs + result.n_iter

@@ -94,6 +94,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
     learning_rate : str or Schedule, default="constant"
         ``"constant"``, ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or a
         schedule from :mod:`skgd.schedules` (see :class:`GDRegressor`).
+        With an int ``batch_size``, ``"adaptive"`` undoes an epoch that
+        diverges and runs it again with the step divided by 5.
     eta0 : float or "auto", default="auto"
         The first step size; ``"auto"`` computes a safe one from the data
         (see :class:`GDRegressor`). The value used is ``eta0_``.
@@ -140,6 +142,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
         Updates made.
     eta0_ : float
         The first step size actually used.
+    eta_ : float
+        The current base step: ``eta0_`` reduced by every division of the
+        ``"adaptive"`` schedule (plateaus, diverging epochs), and
+        ``eta0_`` for the other schedules.
     loss_curve_ : list of float
         The training objective per epoch, penalty included.
     best_loss_ : float

@@ -93,7 +93,10 @@ class GDRegressor(RegressorMixin, BaseGD):
           the first step is ``eta0``;
         - ``"adaptive"``: ``eta0``, divided by 5 each time
           ``n_iter_no_change`` epochs pass without improvement; training
-          stops once it falls below 1e-6;
+          stops once it falls below 1e-6. With an int ``batch_size`` an
+          epoch that diverges is undone (weights, optimizer state, update
+          count, shuffling, average) and run again with the step divided by
+          5; ``DivergenceError`` only once that would go below 1e-6;
         - a schedule from :mod:`skgd.schedules`, e.g.
           ``InverseTime(t1=50)`` for ``eta0 / (1 + t / t1)``.
 
@@ -147,6 +150,11 @@ class GDRegressor(RegressorMixin, BaseGD):
         Updates made.
     eta0_ : float
         The first step size actually used (resolved from ``"auto"``).
+    eta_ : float
+        The current base step: ``eta0_`` reduced by every division of the
+        ``"adaptive"`` schedule (plateaus, diverging epochs), and
+        ``eta0_`` for the other schedules. ``partial_fit`` and
+        ``warm_start`` continue from it.
     loss_curve_ : list of float
         The training objective (penalty included) per epoch: the
         sample-weighted mean of each row's loss when its batch was processed,

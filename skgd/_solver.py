@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
-from skgd._divergence import DivergenceMonitor
+from skgd._divergence import STEP_REASONS, DivergenceMonitor
 from skgd._registry import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_ETA,
@@ -32,6 +32,7 @@ from skgd._registry import (
     TARGET_ONE_VS_REST,
     TARGET_REAL,
 )
+from skgd.exceptions import DivergenceError
 from skgd.schedules import _step_sizes
 
 __all__ = [
@@ -130,6 +131,15 @@ class SolverState:
             W_avg=np.zeros(shape, dtype=dtype),
             shuffle_state=int(seed),
         )
+
+    def restore(self, other):
+        """Become ``other`` in place: the arrays keep their identity (the
+        driver hands them to the kernel), their values and every count are
+        ``other``'s."""
+        for name in ("W", "S1", "S2", "W_avg"):
+            np.copyto(getattr(self, name), getattr(other, name))
+        for name in ("t", "eta0", "auto_eta0", "eta", "reference", "shuffle_state"):
+            setattr(self, name, getattr(other, name))
 
     def copy(self):
         return SolverState(
@@ -499,8 +509,18 @@ def solve(
     ) else None
     constant_steps = schedule is not None and schedule.constant
     reduces_on_plateau = schedule is not None and schedule.reduces_on_plateau
-    for epoch in range(1, epochs + 1):
-        if reporter is not None:
+    # With stochastic batches the "adaptive" schedule survives a step that
+    # is too large: an epoch that diverges is undone (from a copy of the
+    # whole state taken when it began) and run again with a smaller step.
+    epoch_start = (
+        state.copy() if reduces_on_plateau and spec.batch_size != "full" else None
+    )
+    retry = False
+    while epoch < epochs:
+        epoch += 1
+        if epoch_start is not None:
+            epoch_start.restore(state)
+        if reporter is not None and not retry:
             reporter.epoch_begin(_published(state, average_start))
         if shuffle:
             state.shuffle_state = _kernel.shuffle_rows(
@@ -555,7 +575,28 @@ def solve(
         # estimate.
         obj = result.loss_sum / weight_sum + penalty
         loss_curve.append(obj)
-        monitor.check_epoch(epoch, float(steps[-1]), obj, state.W)
+        try:
+            monitor.check_epoch(
+                epoch, float(steps[-1]), obj, state.W, climb=epoch_start is not None
+            )
+        except DivergenceError as error:
+            if epoch_start is None or error.reason not in STEP_REASONS:
+                raise
+            if state.eta / ADAPTIVE_DIVISOR < ADAPTIVE_MIN_ETA:
+                # Not even the smallest step the schedule allows is stable.
+                raise
+            state.restore(epoch_start)
+            state.eta /= ADAPTIVE_DIVISOR
+            loss_curve.pop()
+            epoch -= 1
+            retry = True
+            if spec.verbose:
+                print(
+                    f"Epoch {epoch + 1} diverged; undone, step size reduced "
+                    f"to {state.eta:.4g}"
+                )
+            continue
+        retry = False
 
         if spec.verbose:
             print(
