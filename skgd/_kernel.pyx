@@ -74,6 +74,7 @@ cpdef enum OptCode:
     OPT_ADAGRAD = 3
     OPT_RMSPROP = 4
     OPT_ADAM = 5
+    OPT_ADAMW = 6
 
 # Target encodings: real-valued targets, one column per output; a class index
 # expanded to +-1 per output (one-vs-rest, or a single binary output); a class
@@ -176,6 +177,8 @@ cdef inline floating optimizer_step(
     adam      m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
               w <- w - eta (m / bias1) / (sqrt(v / bias2) + eps)
     where bias1 = 1 - b1^t and bias2 = 1 - b2^t for the t-th update.
+    adamw     the step of adam (apply_gradient hands it the weight already
+              decayed and the data gradient alone, see there).
 
     eff receives the rule's effective step on this coordinate, the factor
     the L1 soft threshold must use for the iteration to stop exactly at a
@@ -231,7 +234,10 @@ cdef void apply_gradient(
     a = 1 - eta alpha (1 - l1_ratio) the L2 shrink and S the soft threshold
     at thr = eta alpha l1_ratio, which sets weights exactly to zero.  The other
     rules treat the L2 term as part of the gradient and finish with the soft
-    threshold at their own effective step (see optimizer_step)."""
+    threshold at their own effective step (see optimizer_step), except
+    AdamW, whose L2 term is decoupled weight decay: the weight shrinks by the
+    same factor a as in plain SGD and the moments see the data gradient
+    alone, w <- a w - eta m_hat / (sqrt(v_hat) + eps)."""
     cdef Py_ssize_t D = n_features + 1, j, base
     cdef int k
     cdef floating a = <floating>(1.0 - eta * alpha * (1.0 - l1_ratio))
@@ -252,6 +258,13 @@ cdef void apply_gradient(
             if thr > 0:
                 for j in range(n_features):
                     Wk[j] = soft_threshold(Wk[j], thr)
+        elif optimizer == OPT_ADAMW:
+            for j in range(n_features):
+                Wk[j] = optimizer_step(
+                    optimizer, a * Wk[j], Gk[j], S1 + base + j,
+                    S2 + base + j, eta, mu, beta1, beta2, bias1, bias2, &eff)
+                if l1 > 0:
+                    Wk[j] = soft_threshold(Wk[j], <floating>(eff * l1))
         else:
             for j in range(n_features):
                 Wk[j] = optimizer_step(
@@ -777,7 +790,7 @@ def run_epoch(
                     eta = stepp[0] if constant_step else stepp[b]
                     scale = full_scale if stop - start == batch_size else (
                         1.0 / ((stop - start) * sw_mean))
-                    if optimizer == OPT_ADAM:
+                    if optimizer == OPT_ADAM or optimizer == OPT_ADAMW:
                         bias1 = 1.0 - pow(beta1, <double>(t + 1))
                         bias2 = 1.0 - pow(beta2, <double>(t + 1))
                     a_step = 1.0 - eta * alpha * (1.0 - l1_ratio)

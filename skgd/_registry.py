@@ -340,6 +340,25 @@ OPTIMIZERS = {
             per_coordinate=True,
             velocity="beta_1",
         ),
+        Optimizer(
+            name="adamw",
+            code=_opt_code("OPT_ADAMW"),
+            rule=(
+                r"m, v \text{ as Adam's, of } g \text{ alone};\ \ "
+                r"w \leftarrow (1 - \eta\alpha(1-\rho))\, w - \eta\, "
+                r"\dfrac{m / (1-\beta_1^{k})}{\sqrt{v/(1-\beta_2^{k})} + \epsilon}"
+            ),
+            summary=(
+                "Adam with decoupled weight decay (AdamW): the L2 part of the "
+                "penalty shrinks the weights directly instead of entering the "
+                "moment estimates"
+            ),
+            auto_step=_fixed(0.01),
+            params=("beta_1", "beta_2"),
+            buffers=2,
+            per_coordinate=True,
+            velocity="beta_1",
+        ),
     )
 }
 

@@ -27,6 +27,7 @@ from skgd.exceptions import DivergenceError
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_GUIDE = ROOT / "docs" / "user_guide.md"
+README = ROOT / "README.md"
 ESTIMATORS = {"regressor": GDRegressor, "classifier": GDClassifier}
 
 
@@ -244,3 +245,9 @@ def test_user_guide_schedule_table_lists_every_string_schedule():
     for name, entry in SCHEDULES.items():
         cell = next(v for k, v in rows.items() if k.startswith(f'`"{name}"`'))
         assert f"${entry.formula}" in cell
+
+
+def test_readme_parameter_table_lists_every_rule():
+    lines = README.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("| `optimizer`"))
+    assert set(re.findall(r'`"(\w+)"`', row.split("|")[3])) == set(OPTIMIZERS)
