@@ -37,7 +37,7 @@ extensions = [
         # OpenMP shares the gradient of large batches among threads.
         extra_link_args=["-fopenmp"],
     )
-    for name in ("_kernel",)
+    for name in ("_kernel", "_losses")
 ]
 
 setup(

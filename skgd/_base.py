@@ -19,17 +19,14 @@ from skgd._array_api import check_array_api_input
 from skgd._callbacks import CallbackSupportMixin, start_fit_task
 from skgd._doc_link import DocLinkMixin
 from skgd._persistence import dump_state, load_state
+from skgd._registry import OPTIMIZER_PARAMETERS, OPTIMIZERS, SCHEDULES
 from skgd._solver import (
-    OPTIMIZERS,
     SolverSpec,
     SolverState,
     solve,
 )
 from skgd._validation import StrictInterval, check_csr
 from skgd.schedules import Schedule
-
-# The string schedules of scikit-learn's SGD estimators.
-SKLEARN_SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
 
 
 def keeps_state_on_error(method):
@@ -70,7 +67,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(SKLEARN_SCHEDULES)), Schedule],
+        "learning_rate": [StrOptions(set(SCHEDULES)), Schedule],
         "eta0": [StrictInterval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "power_t": [StrictInterval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -83,9 +80,10 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             StrictInterval(Integral, 1, None, closed="left"),
         ],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "momentum": [StrictInterval(Real, 0, 1, closed="left")],
-        "beta_1": [StrictInterval(Real, 0, 1, closed="left")],
-        "beta_2": [StrictInterval(Real, 0, 1, closed="left")],
+        **{
+            name: hyper.constraints
+            for name, hyper in OPTIMIZER_PARAMETERS.items()
+        },
     }
 
     # Whether y must be numeric (regression) or may hold any labels.
@@ -96,7 +94,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     # ------------------------------------------------------------------
 
     def _solver_loss(self):
-        """Name of the loss in skgd._solver.LOSSES."""
+        """Name of the loss in skgd._registry.LOSSES."""
         return self.loss
 
     def _prepare_targets(self, y, X, *, reset):
@@ -154,9 +152,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             eta0=self.eta0,
             power_t=float(self.power_t),
             optimizer=self.optimizer,
-            momentum=float(self.momentum),
-            beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2),
+            **{name: float(getattr(self, name)) for name in OPTIMIZER_PARAMETERS},
             max_iter=int(self.max_iter),
             tol=None if self.tol is None else float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
@@ -326,6 +322,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         for name, value in self._coef_attributes(result.W).items():
             setattr(self, name, value)
         self.eta0_ = result.state.eta0
+        self.eta_ = result.state.eta
         self.t_ = result.state.t
         previous_epochs = self.n_iter_ if keep_history else 0
         self.n_iter_ = previous_epochs + result.n_iter

@@ -14,16 +14,23 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skgd._base import BaseGD, as_row_index, keeps_state_on_error
-from skgd._regressor import REGRESSION_LOSSES
-from skgd._solver import TARGET_MULTINOMIAL, TARGET_ONE_VS_REST
+from skgd._registry import (
+    LOSSES,
+    TARGET_MULTINOMIAL,
+    TARGET_ONE_VS_REST,
+    estimator_losses,
+    fill_docstring,
+)
 from skgd._validation import (
     StrictInterval,
     check_class_weights,
     check_validation_weights,
 )
 
-MARGIN_LOSSES = ("log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron")
-PROBABILISTIC_LOSSES = ("log_loss", "modified_huber")
+CLASSIFICATION_LOSSES = estimator_losses("classifier")
+PROBABILISTIC_LOSSES = tuple(
+    name for name in CLASSIFICATION_LOSSES if LOSSES[name].probabilistic
+)
 
 
 def _has_proba(estimator):
@@ -58,9 +65,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
 
     Parameters
     ----------
-    loss : {"log_loss", "hinge", "squared_hinge", "modified_huber", \
-            "perceptron", "squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive"}, default="log_loss"
+    loss : %(loss_choices)s, default="log_loss"
         The loss on the decision values. The margin losses and the
         regression losses take the targets as +1 / -1 per class.
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
@@ -89,6 +94,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
     learning_rate : str or Schedule, default="constant"
         ``"constant"``, ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or a
         schedule from :mod:`skgd.schedules` (see :class:`GDRegressor`).
+        With an int ``batch_size``, ``"adaptive"`` undoes an epoch that
+        diverges and runs it again with the step divided by 5.
     eta0 : float or "auto", default="auto"
         The first step size; ``"auto"`` computes a safe one from the data
         (see :class:`GDRegressor`). The value used is ``eta0_``.
@@ -113,15 +120,12 @@ class GDClassifier(ClassifierMixin, BaseGD):
         that many updates.
     batch_size : "full" or int, default="full"
         ``"full"`` for batch GD, 1 for SGD, ``k`` for mini-batches.
-    optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", \
-            "adam"}, default="sgd"
-        The update rule.
-    momentum : float, default=0.9
-        Momentum of ``"momentum"`` and ``"nesterov"``.
-    beta_1 : float, default=0.9
-        Adam's first-moment decay.
-    beta_2 : float, default=0.999
-        Second-moment decay of Adam and RMSprop.
+    optimizer : %(optimizer_choices)s, default="sgd"
+        The update rule applied to each gradient (see the user guide for
+        each rule as math):
+
+        %(optimizer_list)s
+    %(optimizer_parameters)s
 
     Attributes
     ----------
@@ -138,6 +142,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
         Updates made.
     eta0_ : float
         The first step size actually used.
+    eta_ : float
+        The current base step: ``eta0_`` reduced by every division of the
+        ``"adaptive"`` schedule (plateaus, diverging epochs), and
+        ``eta0_`` for the other schedules.
     loss_curve_ : list of float
         The training objective per epoch, penalty included.
     best_loss_ : float
@@ -173,12 +181,15 @@ class GDClassifier(ClassifierMixin, BaseGD):
     # Pickles and skops files name the class by the module users import it
     # from, so they stay loadable whatever the private module layout.
     __module__ = "skgd"
+    # The lists of losses, update rules and their hyper-parameters come from
+    # the registry.
+    __doc__ = fill_docstring(__doc__, "classifier")
 
     _y_numeric = False
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
-        "loss": [StrOptions(set(MARGIN_LOSSES + REGRESSION_LOSSES))],
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
         "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }

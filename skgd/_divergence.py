@@ -36,8 +36,12 @@ import numpy as np
 
 from skgd.exceptions import DivergenceError
 
-__all__ = ["DivergenceMonitor"]
+__all__ = ["STEP_REASONS", "DivergenceMonitor"]
 
+# The reasons that blame the step size (a smaller step may succeed), as
+# opposed to the data ("data_scale", and the plain ValueErrors raised before
+# training).
+STEP_REASONS = ("step", "weights_overflow", "climb")
 # An objective this many times above the largest of the starting objective,
 # the objective of the all-zero model and 1 counts as divergence (the floor
 # of 1 keeps losses that vanish at zero, like the perceptron's, from turning
@@ -143,13 +147,24 @@ class DivergenceMonitor:
             detail=detail,
         )
 
-    def check_epoch(self, epoch, eta, objective, W):
+    def check_epoch(self, epoch, eta, objective, W, *, climb=False):
         """Raise if the epoch that just ended left non-finite coefficients
-        or a non-finite or exploded objective."""
+        or a non-finite or exploded objective.
+
+        With ``climb=True`` an epoch whose objective (for stochastic batches
+        the running mean of its batch losses) is clearly above the call's
+        start, by the margin of the climb rule and with no warm-up, fails
+        too: a driver that undoes such an epoch and runs it again with a
+        smaller step thus catches the linear blow-ups of the losses with
+        bounded gradients in the epoch where they happen, not at the end of
+        the call.
+        """
         if not np.all(np.isfinite(W)):
             raise self._error(epoch, eta, objective, "weights_overflow")
         if not np.isfinite(objective) or objective > self.bound:
             raise self._error(epoch, eta, objective, "step")
+        if climb and self._above_start(objective):
+            raise self._error(epoch, eta, objective, "climb")
 
     def check_final(self, epoch, eta, W, W_published, n_updates):
         """Raise unless the model about to be published is sound.
@@ -189,11 +204,8 @@ class DivergenceMonitor:
             raise self._error(epoch, eta, published, "climb")
 
     def _climbed(self, objective, n_updates):
-        scale = max(self.start_objective, self.zero_objective)
-        if not scale > 0.0:
-            # Zero loss at the start and at zero (the perceptron from zero
-            # weights): every step raises the objective, and the loss is
-            # positively homogeneous, so its size alone means nothing.
+        scale = self._scale()
+        if scale is None:
             return False
         if objective > self.start_objective + GROSS_CLIMB_MARGIN * scale:
             return True
@@ -202,4 +214,20 @@ class DivergenceMonitor:
             needed = max(needed, ADAPTIVE_MIN_UPDATES)
         if n_updates < needed:
             return False
+        return self._above_start(objective)
+
+    def _above_start(self, objective):
+        scale = self._scale()
+        if scale is None:
+            return False
         return objective > self.start_objective + CLIMB_MARGIN * scale
+
+    def _scale(self):
+        """The objective scale climbs are measured against, or None."""
+        scale = max(self.start_objective, self.zero_objective)
+        if not scale > 0.0:
+            # Zero loss at the start and at zero (the perceptron from zero
+            # weights): every step raises the objective, and the loss is
+            # positively homogeneous, so its size alone means nothing.
+            return None
+        return scale

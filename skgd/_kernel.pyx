@@ -65,19 +65,22 @@ cdef extern from *:
     void skgd_prefetch_ends(const void *begin, const void *end) noexcept nogil
 
 
-# Optimizer codes, in the order of skgd._solver.OPTIMIZERS.
-cdef enum OptCode:
+# Update-rule codes.  cpdef: Python sees them as skgd._kernel.OptCode, which
+# skgd/_registry.py reads, so no number is written anywhere else.
+cpdef enum OptCode:
     OPT_SGD = 0
     OPT_MOMENTUM = 1
     OPT_NESTEROV = 2
     OPT_ADAGRAD = 3
     OPT_RMSPROP = 4
     OPT_ADAM = 5
+    OPT_ADAMW = 6
 
 # Target encodings: real-valued targets, one column per output; a class index
 # expanded to +-1 per output (one-vs-rest, or a single binary output); a class
-# index for the multinomial (softmax) loss.
-cdef enum TargetKind:
+# index for the multinomial (softmax) loss.  cpdef: skgd/_registry.py reads
+# them as skgd._kernel.TargetKind.
+cpdef enum TargetKind:
     TARGET_REAL = 0
     TARGET_ONE_VS_REST = 1
     TARGET_MULTINOMIAL = 2
@@ -227,6 +230,8 @@ cdef inline floating optimizer_step(
     adam      m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
               w <- w - eta (m / bias1) / (sqrt(v / bias2) + eps)
     where bias1 = 1 - b1^t and bias2 = 1 - b2^t for the t-th update.
+    adamw     the step of adam (apply_gradient hands it the weight already
+              decayed and the data gradient alone, see there).
 
     eff receives the rule's effective step on this coordinate, the factor
     the L1 soft threshold must use for the iteration to stop exactly at a
@@ -285,7 +290,10 @@ cdef void apply_gradient(
     (stochastic batches) the soft threshold is replaced by the cumulative L1
     penalty u, Q (see cumulative_clip).  The other rules treat the L2 term
     as part of the gradient and finish with the soft threshold at their own
-    effective step (see optimizer_step)."""
+    effective step (see optimizer_step), except AdamW, whose L2 term is
+    decoupled weight decay: the weight shrinks by the same factor a as in
+    plain SGD and the moments see the data gradient alone,
+    w <- a w - eta m_hat / (sqrt(v_hat) + eps)."""
     cdef Py_ssize_t D = n_features + 1, j, base
     cdef int k
     cdef floating a = <floating>(1.0 - eta * alpha * (1.0 - l1_ratio))
@@ -309,6 +317,13 @@ cdef void apply_gradient(
             elif thr > 0:
                 for j in range(n_features):
                     Wk[j] = soft_threshold(Wk[j], thr)
+        elif optimizer == OPT_ADAMW:
+            for j in range(n_features):
+                Wk[j] = optimizer_step(
+                    optimizer, a * Wk[j], Gk[j], S1 + base + j,
+                    S2 + base + j, eta, mu, beta1, beta2, bias1, bias2, &eff)
+                if l1 > 0:
+                    Wk[j] = soft_threshold(Wk[j], <floating>(eff * l1))
         else:
             for j in range(n_features):
                 Wk[j] = optimizer_step(
@@ -1043,7 +1058,7 @@ def run_epoch(
                     eta = stepp[0] if constant_step else stepp[b]
                     scale = full_scale if stop - start == batch_size else (
                         1.0 / ((stop - start) * sw_mean))
-                    if optimizer == OPT_ADAM:
+                    if optimizer == OPT_ADAM or optimizer == OPT_ADAMW:
                         bias1 = 1.0 - pow(beta1, <double>(t + 1))
                         bias2 = 1.0 - pow(beta2, <double>(t + 1))
                     a_step = 1.0 - eta * alpha * (1.0 - l1_ratio)

@@ -6,7 +6,9 @@
 
 from libc.math cimport exp, fabs, log, log1p
 
-cdef enum LossCode:
+# cpdef: the module skgd._losses (skgd/_losses.pyx) exposes the codes to
+# Python as skgd._losses.LossCode, which skgd/_registry.py reads.
+cpdef enum LossCode:
     SQUARED_ERROR = 0
     HUBER = 1
     EPSILON_INSENSITIVE = 2

@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
-from skgd._solver import LOSSES
+from skgd._registry import LOSSES, OPTIMIZER_PARAMETERS, OPTIMIZERS
 from skgd._validation import StrictInterval, check_csr
 from skgd.exceptions import DivergenceError
 from skgd.schedules import Schedule
@@ -555,14 +555,20 @@ def _response_delay(estimator):
     update (momentum, Nesterov, Adam's first moment); none for the rules
     without one."""
     params = estimator.get_params()
-    optimizer = params.get("optimizer", "sgd")
-    if optimizer in ("momentum", "nesterov"):
-        m = float(params.get("momentum", 0.9))
-    elif optimizer == "adam":
-        m = float(params.get("beta_1", 0.9))
-    else:
+    rule = OPTIMIZERS.get(params.get("optimizer", "sgd"))
+    if rule is None or rule.velocity is None:
         return 0
+    m = _hyper(rule, params)[rule.velocity]
     return int(round(m / (1.0 - m)))
+
+
+def _hyper(rule, params):
+    """The rule's hyper-parameters from the estimator's parameters (their
+    defaults where the estimator lacks one)."""
+    return {
+        name: float(params.get(name, OPTIMIZER_PARAMETERS[name].default))
+        for name in rule.params
+    }
 
 
 def _stable_step_bound(estimator, X, y, rows, weights, batch, n_rows, common):
@@ -580,11 +586,12 @@ def _stable_step_bound(estimator, X, y, rows, weights, batch, n_rows, common):
     is twice the automatic step for every rule.
     """
     params = estimator.get_params()
-    optimizer = params.get("optimizer", "sgd")
-    if optimizer not in ("sgd", "momentum", "nesterov"):
+    rule = OPTIMIZERS.get(params.get("optimizer", "sgd"))
+    if rule is None or rule.stable_step is None:
         return None
-    if optimizer == "sgd" and batch == n_rows:
-        # Each update of the test is exactly an update of training.
+    if rule.buffers == 0 and batch == n_rows:
+        # A rule without state: each update of the test is exactly an update
+        # of training.
         return None
     info = LOSSES.get(params.get("loss"))
     if info is None or info.curvature is None:
@@ -605,11 +612,11 @@ def _stable_step_bound(estimator, X, y, rows, weights, batch, n_rows, common):
         # curvature overflows): the test's own reading stands.
         return None
     auto = float(probe.eta0_)
-    if optimizer == "sgd" or batch < n_rows:
+    if batch < n_rows:
         largest = 2.0 * auto
     else:
-        m = float(params.get("momentum", 0.9))
-        largest = 2.0 * (1.0 + m) / (1.0 - m) * auto
-        if optimizer == "nesterov":
-            largest /= 1.0 + 2.0 * m
+        # Both steps are inversely proportional to L: their ratio at L = 1
+        # carries the automatic step over to the largest stable one.
+        hyper = _hyper(rule, params)
+        largest = rule.stable_step(1.0, hyper) / rule.auto_step(1.0, hyper) * auto
     return STABLE_FRACTION * largest

@@ -9,19 +9,14 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.utils._param_validation import StrOptions
 
 from skgd._base import BaseGD, as_row_index, keeps_state_on_error
-from skgd._solver import TARGET_REAL
+from skgd._registry import TARGET_REAL, estimator_losses, fill_docstring
 from skgd._validation import (
     StrictInterval,
     check_finite_targets,
     check_validation_weights,
 )
 
-REGRESSION_LOSSES = (
-    "squared_error",
-    "huber",
-    "epsilon_insensitive",
-    "squared_epsilon_insensitive",
-)
+REGRESSION_LOSSES = estimator_losses("regressor")
 
 
 class GDRegressor(RegressorMixin, BaseGD):
@@ -48,8 +43,7 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     Parameters
     ----------
-    loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive"}, default="squared_error"
+    loss : %(loss_choices)s, default="squared_error"
         ``"squared_error"`` is :math:`\frac12 (y - p)^2`; ``"huber"`` is
         quadratic within ``epsilon`` of the target and linear beyond;
         ``"epsilon_insensitive"`` ignores errors smaller than ``epsilon`` and
@@ -99,7 +93,10 @@ class GDRegressor(RegressorMixin, BaseGD):
           the first step is ``eta0``;
         - ``"adaptive"``: ``eta0``, divided by 5 each time
           ``n_iter_no_change`` epochs pass without improvement; training
-          stops once it falls below 1e-6;
+          stops once it falls below 1e-6. With an int ``batch_size`` an
+          epoch that diverges is undone (weights, optimizer state, update
+          count, shuffling, average) and run again with the step divided by
+          5; ``DivergenceError`` only once that would go below 1e-6;
         - a schedule from :mod:`skgd.schedules`, e.g.
           ``InverseTime(t1=50)`` for ``eta0 / (1 + t / t1)``.
 
@@ -134,15 +131,12 @@ class GDRegressor(RegressorMixin, BaseGD):
     batch_size : "full" or int, default="full"
         Rows per update: ``"full"`` for batch gradient descent, 1 for
         stochastic gradient descent, ``k`` for mini-batches of ``k`` rows.
-    optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", \
-            "adam"}, default="sgd"
-        The update rule applied to each gradient.
-    momentum : float, default=0.9
-        The momentum of ``"momentum"`` and ``"nesterov"``.
-    beta_1 : float, default=0.9
-        Decay of Adam's first-moment estimate.
-    beta_2 : float, default=0.999
-        Decay of the second-moment estimate of Adam and RMSprop.
+    optimizer : %(optimizer_choices)s, default="sgd"
+        The update rule applied to each gradient (see the user guide for
+        each rule as math):
+
+        %(optimizer_list)s
+    %(optimizer_parameters)s
 
     Attributes
     ----------
@@ -156,6 +150,11 @@ class GDRegressor(RegressorMixin, BaseGD):
         Updates made.
     eta0_ : float
         The first step size actually used (resolved from ``"auto"``).
+    eta_ : float
+        The current base step: ``eta0_`` reduced by every division of the
+        ``"adaptive"`` schedule (plateaus, diverging epochs), and
+        ``eta0_`` for the other schedules. ``partial_fit`` and
+        ``warm_start`` continue from it.
     loss_curve_ : list of float
         The training objective (penalty included) per epoch: the
         sample-weighted mean of each row's loss when its batch was processed,
@@ -193,6 +192,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     # Pickles and skops files name the class by the module users import it
     # from, so they stay loadable whatever the private module layout.
     __module__ = "skgd"
+    # The lists of losses, update rules and their hyper-parameters come from
+    # the registry.
+    __doc__ = fill_docstring(__doc__, "regressor")
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,

@@ -21,58 +21,41 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
-from skgd._divergence import DivergenceMonitor
+from skgd._divergence import STEP_REASONS, DivergenceMonitor
+from skgd._registry import (
+    ADAPTIVE_DIVISOR,
+    ADAPTIVE_MIN_ETA,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TARGET_MULTINOMIAL,
+    TARGET_ONE_VS_REST,
+    TARGET_REAL,
+)
+from skgd.exceptions import DivergenceError
 from skgd.schedules import _step_sizes
 
-__all__ = ["LOSSES", "OPTIMIZERS", "SolverSpec", "SolverState", "solve"]
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "TARGET_MULTINOMIAL",
+    "TARGET_ONE_VS_REST",
+    "TARGET_REAL",
+    "SolverSpec",
+    "SolverState",
+    "solve",
+]
 
 
-@dataclass(frozen=True)
-class LossInfo:
-    """What the driver needs to know about a loss."""
-
-    code: int
-    # Upper bound on the second derivative of the loss with respect to the
-    # prediction; None for losses with a kink (no curvature bound exists).
-    curvature: float | None
-    # The kernel's target encoding this loss accepts for a classifier.
-    margin: bool
-
-
-# Codes match skgd/_losses.pxd.
-LOSSES = {
-    "squared_error": LossInfo(0, 1.0, False),
-    "huber": LossInfo(1, 1.0, False),
-    "epsilon_insensitive": LossInfo(2, None, False),
-    "squared_epsilon_insensitive": LossInfo(3, 2.0, False),
-    "log_loss": LossInfo(4, 0.25, True),
-    "hinge": LossInfo(5, None, True),
-    "squared_hinge": LossInfo(6, 2.0, True),
-    "modified_huber": LossInfo(7, 2.0, True),
-    "perceptron": LossInfo(8, None, True),
-    # The Hessian of the multinomial log loss in the scores, diag(p) - p p^T,
-    # has no eigenvalue above 1/2.
-    "multinomial": LossInfo(9, 0.5, True),
+# Losses, update rules and string schedules are entries of skgd/_registry.py;
+# these names stay importable from here.
+ADAPTIVE_OPTIMIZERS = tuple(
+    name for name, rule in OPTIMIZERS.items() if rule.per_coordinate
+)
+# The per-coordinate rules' automatic step does not depend on the curvature.
+ADAPTIVE_AUTO_ETA0 = {
+    name: OPTIMIZERS[name].auto_step(float("nan"), {}) for name in ADAPTIVE_OPTIMIZERS
 }
-
-# Codes match OptCode in skgd/_kernel.pyx.
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-ADAPTIVE_OPTIMIZERS = ("adagrad", "rmsprop", "adam")
-
-# Target encodings understood by the kernel.
-TARGET_REAL = 0
-TARGET_ONE_VS_REST = 1
-TARGET_MULTINOMIAL = 2
-
-# eta0="auto" for the rules that rescale each coordinate by its own gradient
-# history: they move every weight by about eta0 per update whatever the
-# curvature, so a step from 1/L has no meaning for them.  AdaGrad's steps
-# shrink like 1/sqrt(t) on top of that, so it starts ten times larger.
-ADAPTIVE_AUTO_ETA0 = {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
-# The "adaptive" schedule divides the step by this after a plateau and stops
-# once it falls below ADAPTIVE_MIN_ETA (scikit-learn's values).
-ADAPTIVE_DIVISOR = 5.0
-ADAPTIVE_MIN_ETA = 1e-6
 # Rows on which the objective of the zero model, of the starting weights and
 # of the final weights (which catches a blow-up in a call's last update) are
 # measured.
@@ -154,6 +137,15 @@ class SolverState:
             W_avg=np.zeros(shape, dtype=dtype),
             shuffle_state=int(seed),
         )
+
+    def restore(self, other):
+        """Become ``other`` in place: the arrays keep their identity (the
+        driver hands them to the kernel), their values and every count are
+        ``other``'s."""
+        for name in ("W", "S1", "S2", "W_avg"):
+            np.copyto(getattr(self, name), getattr(other, name))
+        for name in ("t", "eta0", "auto_eta0", "eta", "reference", "shuffle_state"):
+            setattr(self, name, getattr(other, name))
 
     def copy(self):
         return SolverState(
@@ -327,16 +319,11 @@ def smoothness_with_penalty(data, sample_weight, rows, spec, curvature):
 
 
 def _auto_eta0(L, spec):
-    if spec.optimizer in ADAPTIVE_OPTIMIZERS:
-        return ADAPTIVE_AUTO_ETA0[spec.optimizer]
-    if L <= 0.0:
+    rule = OPTIMIZERS[spec.optimizer]
+    if L <= 0.0 and not rule.per_coordinate:
         # Every row is zero: any step is stable; 1 is as good as any.
         return 1.0
-    # Heavy-ball and Nesterov momentum multiply the effective step by
-    # 1 / (1 - momentum); scaling by (1 - momentum) keeps it at 1/L.
-    if spec.optimizer in ("momentum", "nesterov"):
-        return (1.0 - spec.momentum) / L
-    return 1.0 / L
+    return rule.auto_step(L, rule.hyper(spec))
 
 
 def resolve_eta0(data, sample_weight, rows, spec):
@@ -364,24 +351,16 @@ def largest_stable_step(data, sample_weight, rows, spec):
     diverging: 2/L for plain gradient descent on a smooth loss (the iteration
     map of a quadratic is a contraction exactly when eta < 2/L), and the
     corresponding bounds of the momentum rules."""
-    if spec.optimizer in ADAPTIVE_OPTIMIZERS:
-        # These rules move each weight by about eta per update whatever the
-        # curvature: no step bound follows from the data.
+    rule = OPTIMIZERS[spec.optimizer]
+    if rule.stable_step is None:
+        # No step bound follows from the data (the rules that move each
+        # weight by about eta per update whatever the curvature).
         return float("nan")
     curvature = LOSSES[spec.loss].curvature or 1.0
     L = smoothness_with_penalty(data, sample_weight, rows, spec, curvature)
     if L <= 0.0:
         return float("inf")
-    mu = spec.momentum
-    if spec.optimizer == "momentum":
-        return 2.0 * (1.0 + mu) / L
-    if spec.optimizer == "nesterov":
-        # On a quadratic with curvature h = eta L the update has the
-        # characteristic polynomial z^2 - (1 + mu)(1 - h) z + mu (1 - h),
-        # whose roots stay inside the unit circle exactly for
-        # h < 2 (1 + mu) / (1 + 2 mu).
-        return 2.0 * (1.0 + mu) / ((1.0 + 2.0 * mu) * L)
-    return 2.0 / L
+    return rule.stable_step(L, rule.hyper(spec))
 
 
 def _average_start(average):
@@ -482,9 +461,10 @@ def solve(
         state.eta = eta0
     state.eta0 = eta0
     average_start = _average_start(spec.average)
+    rule = OPTIMIZERS[spec.optimizer]
     empty = np.empty((0, state.W.shape[1]), dtype=state.W.dtype)
-    S1 = state.S1 if spec.optimizer != "sgd" else empty
-    S2 = state.S2 if spec.optimizer == "adam" else empty
+    S1 = state.S1 if rule.buffers >= 1 else empty
+    S2 = state.S2 if rule.buffers >= 2 else empty
     W_avg = state.W_avg if average_start >= 0 else empty
     # Plain SGD on stochastic batches applies its L1 part as a cumulative
     # penalty, which leaves exact zeros where the per-step soft threshold
@@ -527,7 +507,7 @@ def solve(
         zero_objective=zero_objective,
         reference=state.reference,
         updates_per_epoch=n_batches,
-        adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
+        adaptive=rule.per_coordinate,
     )
     t_start = state.t
 
@@ -544,9 +524,23 @@ def solve(
     # rows is indifferent to their order): no second array as long as X.
     order = train_rows.copy() if shuffle and not all_rows else train_rows
     shuffle_from = np.empty(0, dtype=np.intp) if all_rows else train_rows
-    constant_steps = spec.learning_rate in ("constant", "adaptive")
-    for epoch in range(1, epochs + 1):
-        if reporter is not None:
+    schedule = SCHEDULES.get(spec.learning_rate) if isinstance(
+        spec.learning_rate, str
+    ) else None
+    constant_steps = schedule is not None and schedule.constant
+    reduces_on_plateau = schedule is not None and schedule.reduces_on_plateau
+    # With stochastic batches the "adaptive" schedule survives a step that
+    # is too large: an epoch that diverges is undone (from a copy of the
+    # whole state taken when it began) and run again with a smaller step.
+    epoch_start = (
+        state.copy() if reduces_on_plateau and spec.batch_size != "full" else None
+    )
+    retry = False
+    while epoch < epochs:
+        epoch += 1
+        if epoch_start is not None:
+            epoch_start.restore(state)
+        if reporter is not None and not retry:
             reporter.epoch_begin(_published(state, average_start))
         if shuffle:
             state.shuffle_state = _kernel.shuffle_rows(
@@ -581,7 +575,7 @@ def solve(
             steps,
             loss_info.code,
             spec.epsilon,
-            OPTIMIZERS.index(spec.optimizer),
+            rule.code,
             spec.momentum,
             spec.beta_1,
             spec.beta_2,
@@ -604,7 +598,28 @@ def solve(
         # estimate.
         obj = result.loss_sum / weight_sum + penalty
         loss_curve.append(obj)
-        monitor.check_epoch(epoch, float(steps[-1]), obj, state.W)
+        try:
+            monitor.check_epoch(
+                epoch, float(steps[-1]), obj, state.W, climb=epoch_start is not None
+            )
+        except DivergenceError as error:
+            if epoch_start is None or error.reason not in STEP_REASONS:
+                raise
+            if state.eta / ADAPTIVE_DIVISOR < ADAPTIVE_MIN_ETA:
+                # Not even the smallest step the schedule allows is stable.
+                raise
+            state.restore(epoch_start)
+            state.eta /= ADAPTIVE_DIVISOR
+            loss_curve.pop()
+            epoch -= 1
+            retry = True
+            if spec.verbose:
+                print(
+                    f"Epoch {epoch + 1} diverged; undone, step size reduced "
+                    f"to {state.eta:.4g}"
+                )
+            continue
+        retry = False
 
         if spec.verbose:
             print(
@@ -633,7 +648,7 @@ def solve(
         if reporter is not None and reporter.epoch_end(W_now):
             stop = stopped_by_callback = True
         if no_improvement >= spec.n_iter_no_change:
-            if spec.learning_rate == "adaptive" and state.eta > ADAPTIVE_MIN_ETA:
+            if reduces_on_plateau and state.eta > ADAPTIVE_MIN_ETA:
                 state.eta /= ADAPTIVE_DIVISOR
                 no_improvement = 0
                 if spec.verbose:

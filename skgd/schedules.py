@@ -34,8 +34,6 @@ __all__ = [
     "LinearWarmup",
 ]
 
-_STRING_SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
-
 
 # --------------------------------------------------------------------------
 # Validation helpers
@@ -424,8 +422,8 @@ def _step_sizes(learning_rate, t, eta0, *, power_t=0.25, alpha=1e-4):
     Parameters
     ----------
     learning_rate : Schedule or str
-        A :class:`Schedule` instance or one of the strings ``"constant"``,
-        ``"invscaling"``, ``"optimal"``, ``"adaptive"``.
+        A :class:`Schedule` instance or the name of a string schedule
+        (an entry of ``skgd._registry.SCHEDULES``).
     t : ndarray of int
         Update counts, 0-based.
     eta0 : float
@@ -454,20 +452,42 @@ def _step_sizes(learning_rate, t, eta0, *, power_t=0.25, alpha=1e-4):
     if isinstance(learning_rate, Schedule):
         # Checked again here: a subclass may override __call__ itself.
         return _check_steps(learning_rate, t, learning_rate(t, eta0))
-    if not (isinstance(learning_rate, str) and learning_rate in _STRING_SCHEDULES):
+    # The string schedules are entries of the registry, which imports this
+    # module: read it when called, not when imported.
+    from skgd._registry import SCHEDULES
+
+    entry = SCHEDULES.get(learning_rate) if isinstance(learning_rate, str) else None
+    if entry is None:
         raise ValueError(
             "learning_rate must be a Schedule instance or one of "
-            f"{', '.join(repr(s) for s in _STRING_SCHEDULES)}; "
+            f"{', '.join(repr(s) for s in SCHEDULES)}; "
             f"got {learning_rate!r}."
         )
     t = _check_t(t)
     eta0 = _check_eta0(eta0)
-    if learning_rate in ("constant", "adaptive"):
-        return np.full(t.shape, eta0, dtype=np.float64)
-    if learning_rate == "invscaling":
-        _check_real("power_t", power_t, owner="learning_rate='invscaling': ")
-        return eta0 / np.power(t + 1.0, float(power_t))
-    # "optimal"
+    given = {"power_t": power_t, "alpha": alpha}
+    return entry.steps(t, eta0, **{name: given[name] for name in entry.params})
+
+
+# The closed forms of the string schedules (entries of skgd._registry's
+# SCHEDULES); t is a checked int array, eta0 a checked positive float.
+
+
+def _constant_steps(t, eta0):
+    """``eta0`` at every update."""
+    return np.full(t.shape, eta0, dtype=np.float64)
+
+
+def _invscaling_steps(t, eta0, power_t):
+    """``eta0 / (t + 1) ** power_t``."""
+    _check_real("power_t", power_t, owner="learning_rate='invscaling': ")
+    return eta0 / np.power(t + 1.0, float(power_t))
+
+
+def _optimal_steps(t, eta0, alpha):
+    """Bottou's ``1 / (alpha * (t0 + t))`` with ``t0 = 1 / (alpha * eta0)``,
+    evaluated as ``eta0 / (1 + alpha * eta0 * t)`` so that the first step is
+    ``eta0``."""
     if not (_is_real(alpha) and math.isfinite(alpha) and alpha > 0):
         raise ValueError(
             "learning_rate='optimal' needs alpha > 0 (its step size is "

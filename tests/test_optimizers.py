@@ -21,7 +21,7 @@ RTOL = 1e-10
 ATOL = 1e-13
 EPS_ADAPTIVE = 1e-8
 
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 BATCHES = ["full", 1, 7]
 PENALTIES = [None, "l2", "l1", "elasticnet"]
 
@@ -112,7 +112,7 @@ def rule(optimizer, w, g, state, eta, t, mu, b1, b2):
         state["s"][...] = b2 * state["s"] + (1 - b2) * g**2
         eff = eta / (np.sqrt(state["s"]) + EPS_ADAPTIVE)
         return w - eff * g, eff
-    if optimizer == "adam":
+    if optimizer in ("adam", "adamw"):
         state["m"][...] = b1 * state["m"] + (1 - b1) * g
         state["v"][...] = b2 * state["v"] + (1 - b2) * g**2
         m_hat = state["m"] / (1 - b1 ** (t + 1))
@@ -217,6 +217,13 @@ class Reference:
                 self.q += clipped - coef
                 coef = clipped
                 eff = 0.0  # the soft threshold below is then the identity
+        elif self.optimizer == "adamw":
+            # Decoupled weight decay: the L2 term shrinks the weights, the
+            # moments see the data gradient alone.
+            coef, eff = rule(
+                "adamw", (1 - eta * a * (1 - rho)) * coef, G_coef, self.state_coef,
+                eta, self.t, self.mu, self.b1, self.b2,
+            )  # fmt: skip
         else:
             g = G_coef + a * (1 - rho) * coef
             coef, eff = rule(
@@ -705,3 +712,19 @@ def test_every_rule_converges_to_the_elastic_net_solution(
     np.testing.assert_allclose(est.coef_, exact.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(est.intercept_, [exact.intercept_], rtol=1e-9)
     np.testing.assert_array_equal(est.coef_ == 0, exact.coef_ == 0)
+
+
+@pytest.mark.parametrize("batch_size", BATCHES)
+def test_adamw_without_l2_is_adam(batch_size):
+    """Decoupled weight decay only changes how the L2 term enters: with no
+    L2 part (no penalty, or pure L1) AdamW makes Adam's updates exactly."""
+    X, y = regression_data()
+    for penalty in (None, "l1"):
+        params = dict(
+            shuffle=False, tol=None, max_iter=3, eta0=0.05, alpha=0.3,
+            batch_size=batch_size, penalty=penalty,
+        )  # fmt: skip
+        adam = GDRegressor(optimizer="adam", **params).fit(X, y)
+        adamw = GDRegressor(optimizer="adamw", **params).fit(X, y)
+        np.testing.assert_array_equal(adamw.coef_, adam.coef_)
+        np.testing.assert_array_equal(adamw.intercept_, adam.intercept_)
