@@ -144,8 +144,26 @@ class SolverState:
         ``other``'s."""
         for name in ("W", "S1", "S2", "W_avg"):
             np.copyto(getattr(self, name), getattr(other, name))
-        for name in ("t", "eta0", "auto_eta0", "eta", "reference", "shuffle_state"):
+        for name in (
+            "t",
+            "eta0",
+            "auto_eta0",
+            "eta",
+            "reference",
+            "shuffle_state",
+            "l1_total",
+        ):
             setattr(self, name, getattr(other, name))
+        # The cumulative L1 record (plain SGD with an L1 part on stochastic
+        # batches) is undone with the weights it clipped.
+        if other.l1_applied is None:
+            self.l1_applied = None
+        elif self.l1_applied is not None and self.l1_applied.shape == (
+            other.l1_applied.shape
+        ):
+            np.copyto(self.l1_applied, other.l1_applied)
+        else:
+            self.l1_applied = other.l1_applied.copy()
 
     def copy(self):
         return SolverState(

@@ -178,3 +178,29 @@ def test_bad_data_is_not_retried():
     X, y = _data()
     with pytest.raises(ValueError, match="all-zero model is not finite"):
         GDRegressor(learning_rate="adaptive", batch_size=8).fit(X, y * 1e200)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_rollback_undoes_the_cumulative_l1_record(batch_size):
+    """Plain SGD with an L1 part keeps a record of the penalty each weight
+    has received (the cumulative penalty); a rolled back epoch must undo it
+    with the weights, or the run would clip by penalty it never took."""
+    X, y = _data()
+    params = dict(
+        learning_rate="adaptive",
+        batch_size=batch_size,
+        penalty="elasticnet",
+        l1_ratio=0.5,
+        alpha=1e-2,
+        max_iter=20,
+        tol=None,
+        random_state=0,
+    )
+    rolled = GDRegressor(eta0=1e3, **params).fit(X, y)
+    assert rolled.eta_ < 1e3
+    direct = GDRegressor(eta0=rolled.eta_, **params).fit(X, y)
+    _fitted_equal(rolled, direct)
+    assert_array_equal(
+        rolled._solver_state.l1_applied, direct._solver_state.l1_applied
+    )
+    assert rolled._solver_state.l1_total == direct._solver_state.l1_total
