@@ -528,6 +528,7 @@ def solve(
         reference=state.reference,
         updates_per_epoch=n_batches,
         adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
+        gross_climb_any_length=max_epochs is None,
     )
     t_start = state.t
 
