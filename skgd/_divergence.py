@@ -96,6 +96,12 @@ class DivergenceMonitor:
         Whether the update rule is AdaGrad, RMSprop or Adam.
     detect_climb : bool, default=True
         Whether :meth:`check_final` applies the climb rule.
+    gross_climb_any_length : bool, default=True
+        Whether a gross climb (GROSS_CLIMB_MARGIN) is refused however few
+        updates the call made.  Incremental calls (``partial_fit``) keep the
+        epoch gate: a loop of one-epoch calls, such as the learning-rate
+        finder's, must see a diverging run rise before the explosion bound
+        stops it.
     """
 
     def __init__(
@@ -110,6 +116,7 @@ class DivergenceMonitor:
         updates_per_epoch,
         adaptive,
         detect_climb=True,
+        gross_climb_any_length=True,
     ):
         if not np.isfinite(zero_objective):
             raise ValueError(
@@ -135,6 +142,7 @@ class DivergenceMonitor:
         self.updates_per_epoch = int(updates_per_epoch)
         self.adaptive = bool(adaptive)
         self.detect_climb = detect_climb
+        self.gross_climb_any_length = bool(gross_climb_any_length)
 
     def _error(self, epoch, eta, objective, reason, detail=""):
         return DivergenceError(
@@ -207,7 +215,8 @@ class DivergenceMonitor:
         scale = self._scale()
         if scale is None:
             return False
-        if objective > self.start_objective + GROSS_CLIMB_MARGIN * scale:
+        gross = objective > self.start_objective + GROSS_CLIMB_MARGIN * scale
+        if gross and self.gross_climb_any_length:
             return True
         needed = CLIMB_MIN_EPOCHS * self.updates_per_epoch
         if self.adaptive:

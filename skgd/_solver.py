@@ -526,6 +526,7 @@ def solve(
         reference=state.reference,
         updates_per_epoch=n_batches,
         adaptive=rule.per_coordinate,
+        gross_climb_any_length=max_epochs is None,
     )
     t_start = state.t
 
