@@ -124,7 +124,7 @@ def _aligned(a, row_chunks, name):
         spec[1] = -1
     if a.chunks[0] != tuple(row_chunks) or (a.ndim == 2 and len(a.chunks[1]) > 1):
         a = a.rechunk(spec)
-    blocks = a.to_delayed()
+    blocks = a.to_delayed(optimize_graph=False)
     return list(blocks.ravel())
 
 
@@ -132,13 +132,16 @@ def row_blocks(X, *others, names=()):
     """Delayed row blocks of X and of each of ``others`` (None stays None),
     aligned so that block k of each holds the same rows.
 
+    The blocks are taken without graph optimisation: with it, dask 2025.1
+    hands a persisted chunk's key instead of the chunk to the task.
+
     A Dask DataFrame keeps its partitions (pandas DataFrames reach the
     workers, so feature names are checked there); a Dask Series beside it
     must have the same partitions; any array beside it is cut at the
     partition lengths.
     """
     if _is_dataframe(X):
-        x_blocks = list(X.to_delayed())
+        x_blocks = list(X.to_delayed(optimize_graph=False))
         lengths = None
         out = []
         for a, name in zip(others, names):
@@ -151,7 +154,7 @@ def row_blocks(X, *others, names=()):
                         f"{a.npartitions}; take both from the same Dask "
                         "DataFrame, or pass arrays."
                     )
-                out.append(list(a.to_delayed()))
+                out.append(list(a.to_delayed(optimize_graph=False)))
             else:
                 if lengths is None:
                     # Counting rows reads the partitions on the cluster; only
@@ -160,7 +163,7 @@ def row_blocks(X, *others, names=()):
                 out.append(_aligned(a, lengths, name))
         return x_blocks, out
     X = _as_2d_array(X)
-    x_blocks = list(X.to_delayed().ravel())
+    x_blocks = list(X.to_delayed(optimize_graph=False).ravel())
     out = [
         [None] * len(x_blocks) if a is None else _aligned(a, X.chunks[0], name)
         for a, name in zip(others, names)

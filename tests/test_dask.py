@@ -208,8 +208,8 @@ def test_single_chunk_stream_equals_in_memory_fit(client):
 
 def test_streamed_fit_learns_like_in_memory(client):
     X, y = classification(n=20000, d=10)
-    dX = da.from_array(X, chunks=2500)
-    dy = da.from_array(y, chunks=2500)
+    # Persisted: the chunks already live on the workers.
+    dX, dy = dask.persist(da.from_array(X, chunks=2500), da.from_array(y, chunks=2500))
     model = GDClassifier(batch_size=64, max_iter=5, tol=None, random_state=0)
     model.fit(dX, dy)
     best = LogisticRegression().fit(X, y).score(X, y)
