@@ -189,6 +189,32 @@ def test_streamed_epoch_visits_chunks_like_partial_fit(client, optimizer):
     assert streamed.t_ == reference.t_ == sum(-(-n // 32) for n in (700,) * 4 + (200,))
 
 
+@pytest.mark.parametrize("kind", ["float32", "csr"])
+def test_streamed_float32_and_csr_chunks(client, kind):
+    X, y = classification(n=2000)
+    if kind == "float32":
+        X = X.astype(np.float32)
+        dX = da.from_array(X, chunks=500)
+        chunks = chunks_of(X, 500)
+    else:
+        X[np.random.RandomState(1).rand(*X.shape) < 0.7] = 0.0
+        dX = da.from_array(X, chunks=500).map_blocks(
+            sp.csr_matrix, dtype=X.dtype, meta=sp.csr_matrix((0, 0))
+        )
+        chunks = [sp.csr_matrix(c) for c in chunks_of(X, 500)]
+    params = dict(batch_size=16, shuffle=False, tol=None, random_state=0)
+    streamed = GDClassifier(max_iter=1, **params).fit(dX, da.from_array(y, chunks=500))
+    reference = GDClassifier(**params)
+    for Xc, yc in zip(chunks, chunks_of(y, 500)):
+        reference.partial_fit(Xc, yc, classes=[0, 1])
+    assert streamed.coef_.dtype == X.dtype
+    assert_allclose(streamed.coef_, reference.coef_, rtol=1e-12)
+    scores = np.asarray(X @ streamed.coef_[0] + streamed.intercept_[0]).ravel()
+    assert_allclose(
+        streamed.decision_function(dX).compute(), scores, rtol=1e-5, atol=1e-5
+    )
+
+
 def test_single_chunk_stream_equals_in_memory_fit(client):
     # One chunk: the same row shuffles, the same automatic step, the same
     # batches as in memory, epoch after epoch.
