@@ -2,6 +2,7 @@
 into the solver, and the fitted attributes."""
 
 import functools
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -250,6 +251,16 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         classes=None,
     ):
         """Validate, train and publish; shared by fit and partial_fit."""
+        if is_dask_collection(X) or is_dask_collection(y):
+            return self._run_dask(
+                X,
+                y,
+                sample_weight,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                incremental=incremental,
+                classes=classes,
+            )
         first_call = not (incremental and hasattr(self, "_solver_state"))
         X, y = self._validate_X_y(X, y, reset=first_call)
         Y, target_kind, n_outputs = self._prepare_targets(
@@ -316,7 +327,37 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             warn_convergence=not incremental,
         )
 
-        # Everything below only publishes: training succeeded.
+        self._publish(result, resume=resume, incremental=incremental)
+        if reporter is not None:
+            reporter.fit_end()
+        return self
+
+    def _run_dask(
+        self, X, y, sample_weight, *, coef_init, intercept_init, incremental, classes
+    ):
+        """Train on Dask collections: the work runs on the cluster (see
+        skgd/_dask.py); the model is published as in memory."""
+        from skgd._dask import fit_dask
+
+        shuffle_seed, _ = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=2
+        )
+        result, resume = fit_dask(
+            self,
+            X,
+            y,
+            sample_weight,
+            incremental=incremental,
+            classes=classes,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            shuffle_seed=shuffle_seed,
+        )
+        self._publish(result, resume=resume, incremental=incremental)
+        return self
+
+    def _publish(self, result, *, resume, incremental):
+        """Set the fitted attributes from a solver result."""
         keep_history = resume and hasattr(self, "loss_curve_")
         self._solver_state = result.state
         for name, value in self._coef_attributes(result.W).items():
@@ -340,9 +381,6 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        if reporter is not None:
-            reporter.fit_end()
-        return self
 
     def _row_weights(self, Y):
         """Per-row factors multiplied into sample_weight (class weights)."""
@@ -369,6 +407,33 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
 
     def __setstate__(self, state):
         super().__setstate__(load_state(type(self).__name__, state))
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a Dask collection, without importing Dask: if no
+    module imported Dask, nothing in this process can be one."""
+    if "dask" not in sys.modules:
+        return False
+    from dask.base import is_dask_collection as _is_dask_collection
+
+    return _is_dask_collection(obj)
+
+
+def dask_aware(method):
+    """Let a prediction method take a Dask collection: it then returns a
+    lazy Dask collection computed chunk by chunk on the cluster by the same
+    method (skgd/_dask.py)."""
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if is_dask_collection(X):
+            from skgd._dask import predict_dask
+
+            check_is_fitted(self)
+            return predict_dask(self, method.__name__, X)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
 
 
 def as_row_index(mask_or_index):

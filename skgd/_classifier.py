@@ -13,7 +13,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skgd._base import BaseGD, as_row_index, keeps_state_on_error
+from skgd._base import (
+    BaseGD,
+    as_row_index,
+    dask_aware,
+    is_dask_collection,
+    keeps_state_on_error,
+)
 from skgd._registry import (
     LOSSES,
     TARGET_MULTINOMIAL,
@@ -421,6 +427,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
             classes=classes if first_call else None,
         )
 
+    @dask_aware
     def decision_function(self, X):
         """Decision values of the samples.
 
@@ -440,6 +447,36 @@ class GDClassifier(ClassifierMixin, BaseGD):
             return decision.ravel()
         return decision
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against ``y``.
+
+        On Dask collections the sums behind the score are computed on the
+        cluster, chunk by chunk; only a few numbers per chunk reach the
+        client.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, Dask array or DataFrame} of shape \
+                (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets (a Dask array or Series with Dask X).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Weighted mean accuracy.
+        """
+        if is_dask_collection(X):
+            from skgd._dask import score_dask
+
+            check_is_fitted(self)
+            return score_dask(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    @dask_aware
     def predict(self, X):
         """Predict class labels.
 
@@ -457,6 +494,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         return self.classes_[self._decision_to_codes(decision)]
 
     @available_if(_has_proba)
+    @dask_aware
     def predict_proba(self, X):
         """Class probabilities (``log_loss`` and ``modified_huber`` only).
 
@@ -492,6 +530,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         return prob / total
 
     @available_if(_has_proba)
+    @dask_aware
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 

@@ -7,8 +7,15 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from skgd._base import BaseGD, as_row_index, keeps_state_on_error
+from skgd._base import (
+    BaseGD,
+    as_row_index,
+    dask_aware,
+    is_dask_collection,
+    keeps_state_on_error,
+)
 from skgd._registry import TARGET_REAL, estimator_losses, fill_docstring
 from skgd._validation import (
     StrictInterval,
@@ -367,6 +374,36 @@ class GDRegressor(RegressorMixin, BaseGD):
         self._validate_params()
         return self._run(X, y, sample_weight, incremental=True)
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R² of ``predict(X)``.
+
+        On Dask collections the sums behind the score are computed on the
+        cluster, chunk by chunk; only a few numbers per chunk reach the
+        client.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, Dask array or DataFrame} of shape \
+                (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets (a Dask array or Series with Dask X).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² of the predictions (averaged uniformly over targets).
+        """
+        if is_dask_collection(X):
+            from skgd._dask import score_dask
+
+            check_is_fitted(self)
+            return score_dask(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    @dask_aware
     def predict(self, X):
         """Predict with the linear model.
 

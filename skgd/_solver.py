@@ -396,6 +396,76 @@ def _published(state, average_start):
     return state.W
 
 
+
+def prepare_l1_record(state, spec, *, stochastic):
+    """Give ``state`` the cumulative L1 record its training needs.
+
+    Plain SGD on stochastic batches applies its L1 part as a cumulative
+    penalty, which leaves exact zeros where the per-step soft threshold
+    would let gradient noise keep weights slightly off zero.  Full-batch
+    training keeps the soft threshold: its proximal step is exact.  The
+    record starts afresh whenever the previous training ran without it.
+    """
+    if spec.optimizer == "sgd" and spec.alpha * spec.l1_ratio > 0 and stochastic:
+        if state.l1_applied is None or state.l1_applied.shape != state.W.shape:
+            state.l1_applied = np.zeros(state.W.shape, dtype=np.float64)
+            state.l1_total = 0.0
+    else:
+        state.l1_applied = None
+        state.l1_total = 0.0
+
+
+def kernel_epoch(
+    data,
+    Y,
+    sample_weight,
+    sw_mean,
+    state,
+    spec,
+    order,
+    batch_size,
+    steps,
+    average_start,
+    n_threads,
+):
+    """One epoch of the compiled kernel over the rows in ``order``, in place
+    on ``state`` (weights, optimizer buffers, running average, update count,
+    cumulative L1 record); returns the kernel's EpochResult."""
+    rule = OPTIMIZERS[spec.optimizer]
+    empty = np.empty((0, state.W.shape[1]), dtype=state.W.dtype)
+    result = _kernel.run_epoch(
+        *data.args,
+        Y,
+        spec.target_kind,
+        sample_weight,
+        sw_mean,
+        state.W,
+        spec.fit_intercept,
+        order,
+        batch_size,
+        steps,
+        LOSSES[spec.loss].code,
+        spec.epsilon,
+        rule.code,
+        spec.momentum,
+        spec.beta_1,
+        spec.beta_2,
+        state.S1 if rule.buffers >= 1 else empty,
+        state.S2 if rule.buffers >= 2 else empty,
+        state.t,
+        spec.alpha,
+        spec.l1_ratio,
+        state.W_avg if average_start >= 0 else empty,
+        average_start,
+        n_threads,
+        state.l1_applied,
+        state.l1_total,
+    )
+    state.t += result.n_updates
+    state.l1_total = result.l1_total
+    return result
+
+
 def solve(
     X,
     Y,
@@ -458,7 +528,6 @@ def solve(
     batch_size = max(1, min(batch_size, n_train))
     n_batches = -(-n_train // batch_size)
     shuffle = spec.shuffle and batch_size < n_train
-    loss_info = LOSSES[spec.loss]
     alpha = spec.alpha
     # As many threads as scikit-learn's OpenMP code would use (respects
     # OMP_NUM_THREADS, threadpoolctl limits and the CPUs available).
@@ -480,22 +549,7 @@ def solve(
     state.eta0 = eta0
     average_start = _average_start(spec.average)
     rule = OPTIMIZERS[spec.optimizer]
-    empty = np.empty((0, state.W.shape[1]), dtype=state.W.dtype)
-    S1 = state.S1 if rule.buffers >= 1 else empty
-    S2 = state.S2 if rule.buffers >= 2 else empty
-    W_avg = state.W_avg if average_start >= 0 else empty
-    # Plain SGD on stochastic batches applies its L1 part as a cumulative
-    # penalty, which leaves exact zeros where the per-step soft threshold
-    # would let gradient noise keep weights slightly off zero.  Full-batch
-    # training keeps the soft threshold: its proximal step is exact.  The
-    # record starts afresh whenever the previous training ran without it.
-    if spec.optimizer == "sgd" and alpha * spec.l1_ratio > 0 and batch_size < n_train:
-        if state.l1_applied is None or state.l1_applied.shape != state.W.shape:
-            state.l1_applied = np.zeros(state.W.shape, dtype=np.float64)
-            state.l1_total = 0.0
-    else:
-        state.l1_applied = None
-        state.l1_total = 0.0
+    prepare_l1_record(state, spec, stochastic=batch_size < n_train)
 
     # Scale of the objective that a diverging run leaves far behind: the
     # larger of where training first started and where the all-zero model
@@ -581,36 +635,19 @@ def solve(
             dtype=np.float64,
         )
         penalty = penalty_value(state.W, alpha, spec.l1_ratio)
-        result = _kernel.run_epoch(
-            *data.args,
+        result = kernel_epoch(
+            data,
             Y,
-            spec.target_kind,
             sample_weight,
             sw_mean,
-            state.W,
-            spec.fit_intercept,
+            state,
+            spec,
             order,
             batch_size,
             steps,
-            loss_info.code,
-            spec.epsilon,
-            rule.code,
-            spec.momentum,
-            spec.beta_1,
-            spec.beta_2,
-            S1,
-            S2,
-            state.t,
-            alpha,
-            spec.l1_ratio,
-            W_avg,
             average_start,
             n_threads,
-            state.l1_applied,
-            state.l1_total,
         )
-        state.t += result.n_updates
-        state.l1_total = result.l1_total
         # The data term is each row's loss when its batch was processed: for
         # the full batch that is exactly the objective at the weights the
         # epoch started from, for stochastic batches the usual running

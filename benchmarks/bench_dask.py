@@ -1,0 +1,236 @@
+"""skgd on a Dask LocalCluster (2 worker processes) against dask-ml.
+
+Cases:
+
+- logistic regression, n x d (default 2M x 20), generated on the workers and
+  persisted there in ``--chunks`` chunks.  Every contender minimises the
+  same objective, mean log loss + alpha/2 ||w||^2 (dask-ml's
+  ``LogisticRegression`` with ``C = 1 / (alpha n)``), and is timed to the
+  first run whose relative objective gap (f - f*) / f* is at most ``--gap``;
+  each contender doubles its iteration budget from 1 until it gets there or
+  its ``--budget`` of seconds is spent.  f* is the best of scikit-learn's
+  L-BFGS (tight tolerance, in this process) and every contender.  skgd runs
+  full batch (its defaults) and mini-batch (streamed chunks); dask-ml runs
+  ``lbfgs``, ``admm`` and ``gradient_descent``.
+- out-of-core least squares, default 20M x 10 (1.6 GB), generated lazily
+  chunk by chunk and never persisted: one streamed mini-batch epoch, with
+  the client's peak memory growth.
+
+Run: ``python benchmarks/bench_dask.py [--n-samples 2000000] [--n-features 20]
+[--chunks 10] [--ooc-samples 20000000] [--ooc-features 10] [--gap 1e-6]
+[--budget 600]``.  Timings on a shared machine are noisy: the figures are
+wall times of single runs on the same cluster in one process.
+"""
+
+import argparse
+import threading
+import time
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import psutil
+from distributed import Client, LocalCluster
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+from skgd import GDClassifier, GDRegressor
+
+ALPHA = 1e-4
+
+
+def logistic_data(n, d, chunks, seed=0):
+    rs = da.random.RandomState(seed)
+    rows = -(-n // chunks)
+    X = rs.standard_normal((n, d), chunks=(rows, d))
+    w = np.random.RandomState(seed).standard_normal(d)
+    noise = rs.logistic(size=(n,), chunks=(rows,))
+    y = ((X @ w + 0.5 + noise) > 0).astype(np.int64)
+    return dask.persist(X, y)
+
+
+def objective(X, y, coef, intercept):
+    """Mean log loss + ALPHA/2 ||coef||^2, computed on the cluster."""
+    margin = (2.0 * y - 1.0) * (X @ coef + intercept)
+    loss = da.logaddexp(0.0, -margin).mean().compute()
+    return float(loss) + 0.5 * ALPHA * float(coef @ coef)
+
+
+def time_to_gap(fit, X, y, f_star_box, gap, budget):
+    """Double the iteration budget until the relative gap is reached.
+
+    ``fit(iterations)`` returns (coef, intercept).  Returns a list of
+    (iterations, seconds, objective) of every run.
+    """
+    runs = []
+    spent = 0.0
+    iterations = 1
+    while spent < budget:
+        start = time.perf_counter()
+        coef, intercept = fit(iterations)
+        seconds = time.perf_counter() - start
+        spent += seconds
+        runs.append((iterations, seconds, objective(X, y, coef, intercept)))
+        if (runs[-1][2] - f_star_box[0]) / abs(f_star_box[0]) <= gap:
+            break
+        iterations *= 2
+    return runs
+
+
+def skgd_fitter(**params):
+    def fit(epochs, X, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = GDClassifier(
+                alpha=ALPHA, max_iter=epochs, tol=None, random_state=0, **params
+            ).fit(X, y)
+        return model.coef_[0], model.intercept_[0]
+
+    return fit
+
+
+def dask_ml_fitter(solver, n):
+    from dask_ml.linear_model import LogisticRegression
+
+    def fit(iterations, X, y):
+        model = LogisticRegression(
+            penalty="l2",
+            C=1.0 / (ALPHA * n),
+            solver=solver,
+            max_iter=iterations,
+            tol=0.0,
+        ).fit(X, y)
+        return np.asarray(model.coef_).ravel(), float(model.intercept_)
+
+    return fit
+
+
+def logistic_case(args):
+    n, d = args.n_samples, args.n_features
+    X, y = logistic_data(n, d, args.chunks)
+    print(f"logistic {n} x {d} in {args.chunks} chunks, alpha={ALPHA}")
+    # The reference optimum, in this process (the benchmark's own check).
+    Xl, yl = X.compute(), y.compute()
+    reference = SkLogisticRegression(C=1.0 / (ALPHA * n), tol=1e-12, max_iter=10_000)
+    reference.fit(Xl, yl)
+    del Xl, yl
+    f_star = [objective(X, y, reference.coef_[0], reference.intercept_[0])]
+
+    contenders = {
+        "skgd full batch (defaults)": skgd_fitter(),
+        "skgd mini-batch 256": skgd_fitter(batch_size=256),
+        "dask-ml lbfgs": dask_ml_fitter("lbfgs", n),
+        "dask-ml admm": dask_ml_fitter("admm", n),
+        "dask-ml gradient_descent": dask_ml_fitter("gradient_descent", n),
+    }
+    results = {}
+    for name, fitter in contenders.items():
+        try:
+            runs = time_to_gap(
+                lambda it, f=fitter: f(it, X, y), X, y, f_star, args.gap, args.budget
+            )
+        except NotImplementedError as error:
+            print(f"  {name}: not available ({error})")
+            continue
+        except Exception as error:  # a peer's failure is reported, not fatal
+            print(f"  {name}: failed ({type(error).__name__}: {error})")
+            continue
+        results[name] = runs
+        f_star[0] = min(f_star[0], min(r[2] for r in runs))
+
+    print(f"  f* = {f_star[0]:.12g}; target relative gap {args.gap:g}")
+    print(f"  {'contender':30s} {'iters':>6s} {'seconds':>9s} {'rel. gap':>10s}")
+    reached = {}
+    for name, runs in results.items():
+        it, seconds, f = runs[-1]
+        rel = (f - f_star[0]) / abs(f_star[0])
+        mark = "" if rel <= args.gap else "  (not reached)"
+        if rel <= args.gap:
+            reached[name] = seconds
+        print(f"  {name:30s} {it:6d} {seconds:9.2f} {rel:10.2e}{mark}")
+    peers = {k: v for k, v in reached.items() if k.startswith("dask-ml")}
+    ours = {k: v for k, v in reached.items() if k.startswith("skgd")}
+    if peers and ours:
+        best_peer = min(peers, key=peers.get)
+        for name, seconds in ours.items():
+            print(
+                f"  ratio {name} / {best_peer}: {seconds / peers[best_peer]:.3f}"
+            )
+
+
+def _generated(block_info=None, *, n_features):
+    (start, stop), _ = block_info[None]["array-location"]
+    return np.random.RandomState(start % (2**32)).standard_normal(
+        (stop - start, n_features)
+    )
+
+
+def out_of_core_case(args):
+    n, d = args.ooc_samples, args.ooc_features
+    rows = 250_000
+    chunks = (rows,) * (n // rows) + ((n % rows,) if n % rows else ())
+    X = da.map_blocks(
+        _generated,
+        n_features=d,
+        chunks=(chunks, (d,)),
+        dtype=np.float64,
+        meta=np.empty((0, 0)),
+    )
+    w = np.linspace(-1.0, 1.0, d)
+    y = X @ w + 0.5
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    peak = [baseline]
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    start = time.perf_counter()
+    try:
+        model = GDRegressor(batch_size=256, max_iter=1, tol=None, random_state=0)
+        model.fit(X, y)
+    finally:
+        done.set()
+        watcher.join()
+    seconds = time.perf_counter() - start
+    growth = peak[0] - baseline
+    print(
+        f"out-of-core least squares {n} x {d} ({X.nbytes / 1e9:.2f} GB, "
+        f"{len(chunks)} chunks, never persisted)"
+    )
+    print(
+        f"  one streamed epoch: {seconds:.1f} s; client peak memory growth "
+        f"{growth / 2**20:.1f} MiB = {growth / X.nbytes:.2%} of X; "
+        f"max |coef - w| = {np.max(np.abs(model.coef_ - w)):.2e}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=2_000_000)
+    parser.add_argument("--n-features", type=int, default=20)
+    parser.add_argument("--chunks", type=int, default=10)
+    parser.add_argument("--ooc-samples", type=int, default=20_000_000)
+    parser.add_argument("--ooc-features", type=int, default=10)
+    parser.add_argument("--gap", type=float, default=1e-6)
+    parser.add_argument("--budget", type=float, default=600.0)
+    parser.add_argument("--skip-logistic", action="store_true")
+    parser.add_argument("--skip-out-of-core", action="store_true")
+    args = parser.parse_args()
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, Client(cluster):
+        if not args.skip_logistic:
+            logistic_case(args)
+        if not args.skip_out_of_core:
+            out_of_core_case(args)
+
+
+if __name__ == "__main__":
+    main()

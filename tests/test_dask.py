@@ -1,0 +1,479 @@
+"""Dask collections on a real cluster: a ``distributed.LocalCluster`` with two
+worker processes, started and stopped by this module.
+
+References are computed without the Dask path: the same estimator fitted
+in memory on the same rows (for the streamed epochs, chunk by chunk with
+``partial_fit``, which visits the rows exactly as one streamed epoch does),
+NumPy products of the fitted coefficients, scikit-learn's metrics and model
+selection run in memory, and the in-memory gradient oracle.
+"""
+
+import subprocess
+import sys
+import threading
+import time
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import joblib
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+import scipy.sparse as sp
+from dask_ml.model_selection import IncrementalSearchCV
+from dask_ml.wrappers import Incremental
+from distributed import Client, LocalCluster
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import expit, softmax
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.class_weight import compute_class_weight
+
+from skgd import GDClassifier, GDRegressor
+from skgd._dask import DaskOracle
+from skgd._oracle import InMemoryOracle
+from skgd._solver import LOSSES, TARGET_MULTINOMIAL, TARGET_ONE_VS_REST, TARGET_REAL
+
+pytestmark = pytest.mark.slow
+
+# Each worker's memory limit; the out-of-core test streams more than this.
+# A worker holds about 240 MB with skgd and scikit-learn imported.
+WORKER_MEMORY = 450 * 2**20
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=WORKER_MEMORY,
+        dashboard_address=None,
+    )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def classification(n=4000, d=6, n_classes=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    scores = X @ rng.randn(d, n_classes) + 0.5 * rng.randn(n, n_classes)
+    y = np.argmax(scores, axis=1) if n_classes > 2 else (scores[:, 0] > 0).astype(int)
+    return X, y
+
+
+def regression(n=4000, d=6, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    y = X @ rng.randn(d) + 2.0 + 0.3 * rng.randn(n)
+    return X, y
+
+
+def chunks_of(a, size):
+    return [a[i : i + size] for i in range(0, a.shape[0], size)]
+
+
+# ----------------------------------------------------------------------
+# Import on demand
+# ----------------------------------------------------------------------
+
+
+def test_in_memory_use_imports_no_dask():
+    code = (
+        "import sys, numpy as np\n"
+        "import skgd\n"
+        "X = np.random.RandomState(0).randn(50, 3)\n"
+        "skgd.GDClassifier().fit(X, X[:, 0] > 0).predict(X)\n"
+        "skgd.GDRegressor(batch_size=8).fit(X, X[:, 1]).score(X, X[:, 1])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed', 'dask_ml')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------
+# Prediction and scoring
+# ----------------------------------------------------------------------
+
+
+def test_predictions_are_lazy_and_match_numpy(client):
+    X, y = classification(n_classes=3)
+    model = GDClassifier(max_iter=30, tol=None).fit(X, y)
+    dX = da.from_array(X, chunks=(700, 3))  # split columns too
+    scores = X @ model.coef_.T + model.intercept_
+
+    outputs = {
+        "decision_function": scores,
+        "predict": model.classes_[np.argmax(scores, axis=1)],
+        "predict_proba": softmax(scores, axis=1),
+        "predict_log_proba": np.log(softmax(scores, axis=1)),
+    }
+    for method, expected in outputs.items():
+        lazy = getattr(model, method)(dX)
+        assert isinstance(lazy, da.Array), method
+        assert lazy.chunks[0] == dX.chunks[0]
+        assert_allclose(lazy.compute(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dataframe_in_gives_series_or_array_out(client):
+    X, y = classification()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    model = GDClassifier(max_iter=30, tol=None).fit(frame, y)
+    dframe = dd.from_pandas(frame, npartitions=3)
+
+    labels = model.predict(dframe)
+    assert isinstance(labels, dd.Series)
+    assert_array_equal(labels.compute().to_numpy(), model.predict(frame))
+    decision = model.decision_function(dframe)
+    assert isinstance(decision, dd.Series)
+    assert_allclose(
+        decision.compute().to_numpy(), X @ model.coef_[0] + model.intercept_[0]
+    )
+    proba = model.predict_proba(dframe)
+    assert isinstance(proba, da.Array)
+    positive = expit(X @ model.coef_[0] + model.intercept_[0])
+    assert_allclose(proba.compute(), np.column_stack([1 - positive, positive]))
+
+
+def test_score_is_computed_on_the_cluster(client):
+    X, y = classification(n_classes=3)
+    weights = np.random.RandomState(1).uniform(0.1, 2.0, X.shape[0])
+    classifier = GDClassifier(max_iter=20, tol=None).fit(X, y)
+    dX = da.from_array(X, chunks=900)
+    assert classifier.score(dX, da.from_array(y, chunks=900)) == pytest.approx(
+        accuracy_score(y, classifier.predict(X)), rel=1e-12
+    )
+    assert classifier.score(dX, y, sample_weight=weights) == pytest.approx(
+        accuracy_score(y, classifier.predict(X), sample_weight=weights), rel=1e-12
+    )
+
+    Xr, yr = regression()
+    Y2 = np.column_stack([yr, 3.0 * yr + 1e4])  # a large mean: a stable merge
+    regressor = GDRegressor(max_iter=50, tol=None).fit(Xr, Y2)
+    dXr = da.from_array(Xr, chunks=700)
+    assert regressor.score(
+        dXr, da.from_array(Y2, chunks=(700, 1)), sample_weight=weights
+    ) == pytest.approx(
+        r2_score(Y2, regressor.predict(Xr), sample_weight=weights), rel=1e-10
+    )
+
+
+# ----------------------------------------------------------------------
+# Streamed stochastic training
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_streamed_epoch_visits_chunks_like_partial_fit(client, optimizer):
+    # Without shuffling, one streamed epoch trains on the chunks in order,
+    # each in batches of its own: exactly in-memory partial_fit chunk by
+    # chunk.
+    X, y = regression(n=3000)
+    params = dict(batch_size=32, shuffle=False, optimizer=optimizer, tol=None)
+    streamed = GDRegressor(max_iter=1, **params).fit(
+        da.from_array(X, chunks=700), da.from_array(y, chunks=700)
+    )
+    reference = GDRegressor(**params)
+    for Xc, yc in zip(chunks_of(X, 700), chunks_of(y, 700)):
+        reference.partial_fit(Xc, yc)
+    assert_allclose(streamed.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(streamed.intercept_, reference.intercept_, rtol=1e-12)
+    assert streamed.t_ == reference.t_ == sum(-(-n // 32) for n in (700,) * 4 + (200,))
+
+
+@pytest.mark.parametrize("kind", ["float32", "csr"])
+def test_streamed_float32_and_csr_chunks(client, kind):
+    X, y = classification(n=2000)
+    if kind == "float32":
+        X = X.astype(np.float32)
+        dX = da.from_array(X, chunks=500)
+        chunks = chunks_of(X, 500)
+    else:
+        X[np.random.RandomState(1).rand(*X.shape) < 0.7] = 0.0
+        dX = da.from_array(X, chunks=500).map_blocks(
+            sp.csr_matrix, dtype=X.dtype, meta=sp.csr_matrix((0, 0))
+        )
+        chunks = [sp.csr_matrix(c) for c in chunks_of(X, 500)]
+    params = dict(batch_size=16, shuffle=False, tol=None, random_state=0)
+    streamed = GDClassifier(max_iter=1, **params).fit(dX, da.from_array(y, chunks=500))
+    reference = GDClassifier(**params)
+    for Xc, yc in zip(chunks, chunks_of(y, 500)):
+        reference.partial_fit(Xc, yc, classes=[0, 1])
+    assert streamed.coef_.dtype == X.dtype
+    assert_allclose(streamed.coef_, reference.coef_, rtol=1e-12)
+    scores = np.asarray(X @ streamed.coef_[0] + streamed.intercept_[0]).ravel()
+    assert_allclose(
+        streamed.decision_function(dX).compute(), scores, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_single_chunk_stream_equals_in_memory_fit(client):
+    # One chunk: the same row shuffles, the same automatic step, the same
+    # batches as in memory, epoch after epoch.
+    X, y = classification(n_classes=3, n=1500)
+    weights = np.random.RandomState(2).uniform(0.5, 2.0, X.shape[0])
+    params = dict(batch_size=16, max_iter=4, tol=None, random_state=3)
+    streamed = GDClassifier(**params).fit(
+        da.from_array(X, chunks=-1),
+        da.from_array(y, chunks=-1),
+        sample_weight=da.from_array(weights, chunks=-1),
+    )
+    in_memory = GDClassifier(**params).fit(X, y, sample_weight=weights)
+    assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12, atol=1e-14)
+    assert_allclose(streamed.loss_curve_, in_memory.loss_curve_, rtol=1e-12)
+    assert streamed.eta0_ == in_memory.eta0_
+
+
+def test_streamed_fit_learns_like_in_memory(client):
+    X, y = classification(n=20000, d=10)
+    # Persisted: the chunks already live on the workers.
+    dX, dy = dask.persist(da.from_array(X, chunks=2500), da.from_array(y, chunks=2500))
+    model = GDClassifier(batch_size=64, max_iter=5, tol=None, random_state=0)
+    model.fit(dX, dy)
+    best = LogisticRegression().fit(X, y).score(X, y)
+    assert model.score(dX, dy) > best - 0.01
+    assert model.n_iter_ == 5 and len(model.loss_curve_) == 5
+    # A shuffled chunk order and row order: reproducible from random_state.
+    again = GDClassifier(batch_size=64, max_iter=5, tol=None, random_state=0)
+    assert_array_equal(again.fit(dX, dy).coef_, model.coef_)
+
+
+def test_partial_fit_on_dask_is_one_epoch_over_its_chunks(client):
+    X, y = classification(n=3000)
+    dX = da.from_array(X, chunks=1000)
+    dy = da.from_array(y, chunks=1000)
+    model = GDClassifier(batch_size=100, random_state=0)
+    model.partial_fit(dX, dy, classes=[0, 1])
+    assert model.n_iter_ == 1 and model.t_ == 30
+    model.partial_fit(dX, dy)
+    assert model.n_iter_ == 2 and model.t_ == 60
+
+
+def test_balanced_class_weight_counts_on_the_cluster(client):
+    X, y = classification(n=1200, n_classes=3)
+    y[y == 0] = 1  # unbalanced: class 0 only in the original argmax ties
+    y[:100] = 0
+    expected = dict(
+        zip([0, 1, 2], compute_class_weight("balanced", classes=np.arange(3), y=y))
+    )
+    params = dict(batch_size=20, max_iter=2, tol=None, random_state=0)
+    streamed = GDClassifier(class_weight="balanced", **params).fit(
+        da.from_array(X, chunks=-1), da.from_array(y, chunks=-1)
+    )
+    in_memory = GDClassifier(class_weight=expected, **params).fit(X, y)
+    assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_dataframe_fit_keeps_feature_names(client):
+    X, y = regression(n=2000)
+    frame = pd.DataFrame(X, columns=list("abcdef"))
+    dframe = dd.from_pandas(frame, npartitions=4)
+    dy = dd.from_pandas(pd.Series(y), npartitions=4)
+    model = GDRegressor(batch_size=32, max_iter=3, tol=None).fit(dframe, dy)
+    assert list(model.feature_names_in_) == list("abcdef")
+    assert model.n_features_in_ == 6
+    assert model.score(dframe, dy) > 0.95
+
+
+def test_bad_dask_input_errors_and_keeps_the_model(client):
+    X, y = regression(n=1000)
+    model = GDRegressor(batch_size=10, max_iter=2, tol=None).fit(X, y)
+    coef = model.coef_.copy()
+    dX = da.from_array(X, chunks=250)
+    with pytest.raises(ValueError, match="same number of rows"):
+        model.fit(dX, da.from_array(y[:-1], chunks=250))
+    bad = X.copy()
+    bad[600, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(da.from_array(bad, chunks=250), da.from_array(y, chunks=250))
+    with pytest.raises(ValueError, match="early_stopping"):
+        GDRegressor(batch_size=10, early_stopping=True).fit(dX, y)
+    assert_array_equal(model.coef_, coef)
+
+
+def test_full_batch_on_dask_never_pulls_the_data(client):
+    X, y = regression(n=400)
+    with pytest.raises(NotImplementedError, match="batch_size"):
+        GDRegressor().fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+
+
+# ----------------------------------------------------------------------
+# dask-ml and joblib
+# ----------------------------------------------------------------------
+
+
+def test_dask_ml_incremental_matches_partial_fit(client):
+    X, y = classification(n=4000)
+    dX = da.from_array(X, chunks=1000)
+    dy = da.from_array(y, chunks=1000)
+    wrapped = Incremental(
+        GDClassifier(batch_size=32, random_state=0), shuffle_blocks=False
+    )
+    wrapped.fit(dX, dy, classes=[0, 1])
+    reference = GDClassifier(batch_size=32, random_state=0)
+    for Xc, yc in zip(chunks_of(X, 1000), chunks_of(y, 1000)):
+        reference.partial_fit(Xc, yc, classes=[0, 1])
+    assert_allclose(wrapped.estimator_.coef_, reference.coef_, rtol=1e-12)
+    assert wrapped.score(dX, dy) == pytest.approx(reference.score(X, y))
+
+
+def test_dask_ml_incremental_search(client):
+    X, y = classification(n=6000)
+    dX = da.from_array(X, chunks=1000)
+    dy = da.from_array(y, chunks=1000)
+    search = IncrementalSearchCV(
+        GDClassifier(batch_size=32, tol=None, random_state=0),
+        {"eta0": [1e-4, 1e-2, 0.1], "alpha": [1e-4, 1e-2]},
+        n_initial_parameters=4,
+        max_iter=3,
+        decay_rate=None,
+        random_state=0,
+    )
+    search.fit(dX, dy, classes=[0, 1])
+    best = LogisticRegression().fit(X, y).score(X, y)
+    assert search.best_score_ > best - 0.05
+    assert set(search.best_params_) == {"eta0", "alpha"}
+
+
+def test_grid_search_on_joblib_dask_backend(client):
+    X, y = classification(n=1500)
+    grid = {"eta0": [0.01, 0.1, 1.0], "batch_size": [16, "full"]}
+    base = GDClassifier(max_iter=20, tol=None, random_state=0)
+    in_process = GridSearchCV(base, grid, cv=3).fit(X, y)
+    with joblib.parallel_backend("dask"):
+        on_cluster = GridSearchCV(base, grid, cv=3).fit(X, y)
+    assert_allclose(
+        on_cluster.cv_results_["mean_test_score"],
+        in_process.cv_results_["mean_test_score"],
+        rtol=1e-12,
+    )
+    assert on_cluster.best_params_ == in_process.best_params_
+
+
+# ----------------------------------------------------------------------
+# Data larger than a worker's memory
+# ----------------------------------------------------------------------
+
+
+def _generated_rows(block_info=None, *, n_features):
+    """Rows of one chunk, drawn from a seed that only its position sets."""
+    (start, stop), _ = block_info[None]["array-location"]
+    rng = np.random.RandomState(start)
+    return rng.randn(stop - start, n_features)
+
+
+def test_out_of_core_fit_streams_and_bounds_client_memory(client):
+    n_features, rows_per_chunk, n_chunks = 64, 25_000, 40  # 12.8 MB each, 512 MB
+    X = da.map_blocks(
+        _generated_rows,
+        n_features=n_features,
+        chunks=((rows_per_chunk,) * n_chunks, (n_features,)),
+        dtype=np.float64,
+        meta=np.empty((0, 0)),
+    )
+    assert X.nbytes > WORKER_MEMORY  # and no chunk ever lives in the client
+    w = np.linspace(-1.0, 1.0, n_features)
+    y = X @ w + 0.5
+
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    peak = baseline
+    done = threading.Event()
+
+    def watch():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        model = GDRegressor(batch_size=256, max_iter=1, tol=None, random_state=0)
+        model.fit(X, y)
+    finally:
+        done.set()
+        watcher.join()
+    assert (peak - baseline) < 0.25 * X.nbytes
+    assert_allclose(model.coef_, w, atol=0.02)
+    assert model.intercept_[0] == pytest.approx(0.5, abs=0.02)
+
+
+# ----------------------------------------------------------------------
+# The gradient oracle
+# ----------------------------------------------------------------------
+
+
+def _oracle_pair(X, Y, weights, n_outputs, loss, target_kind, chunk):
+    code = LOSSES[loss].code
+    in_memory = InMemoryOracle(
+        X, Y, weights, n_outputs=n_outputs, loss_code=code, epsilon=0.1,
+        target_kind=target_kind,
+    )
+    parts = []
+    for start in range(0, X.shape[0], chunk):
+        stop = start + chunk
+        parts.append(
+            dask.delayed(InMemoryOracle)(
+                X[start:stop], Y[start:stop], weights[start:stop],
+                n_outputs=n_outputs, loss_code=code, epsilon=0.1,
+                target_kind=target_kind,
+            )
+        )
+    on_cluster = DaskOracle(
+        parts,
+        n_features=X.shape[1],
+        n_outputs=n_outputs,
+        dtype=X.dtype,
+        weight_sum=float(weights.sum()),
+    )
+    return in_memory, on_cluster
+
+
+@pytest.mark.parametrize(
+    "case", ["squared_error", "log_loss", "multinomial", "float32", "csr"]
+)
+def test_dask_oracle_equals_in_memory_oracle(client, case):
+    rng = np.random.RandomState(0)
+    n, d = 1003, 7
+    X = rng.randn(n, d)
+    weights = rng.uniform(0.1, 3.0, n)
+    n_outputs, loss, kind = 1, "squared_error", TARGET_REAL
+    Y = rng.randn(n, 1)
+    if case in ("log_loss", "csr"):
+        loss, kind, Y = "log_loss", TARGET_ONE_VS_REST, rng.randint(0, 2, (n, 1))
+    elif case == "multinomial":
+        n_outputs, loss, kind = 3, "multinomial", TARGET_MULTINOMIAL
+        Y = rng.randint(0, 3, (n, 1))
+    dtype = np.float32 if case == "float32" else np.float64
+    X, Y, weights = X.astype(dtype), Y.astype(dtype), weights.astype(dtype)
+    if case == "csr":
+        X[rng.rand(n, d) < 0.6] = 0.0
+        X = sp.csr_matrix(X)
+    in_memory, on_cluster = _oracle_pair(X, Y, weights, n_outputs, loss, kind, 250)
+    assert len(on_cluster.oracles) == 5
+    W = rng.randn(n_outputs, d + 1).astype(dtype)
+
+    loss_a, grad_a = in_memory.loss_gradient(W)
+    loss_b, grad_b = on_cluster.loss_gradient(W)
+    assert loss_b == pytest.approx(loss_a, rel=1e-12)
+    assert_allclose(grad_b, grad_a, rtol=1e-12, atol=1e-12 * np.abs(grad_a).max())
+    assert on_cluster.loss_gradient(W, with_gradient=False)[1] is None
+    v = rng.randn(d + 1)
+    for fit_intercept in (True, False):
+        expected = in_memory.gram_matvec(v, fit_intercept)
+        assert_allclose(
+            on_cluster.gram_matvec(v, fit_intercept), expected, rtol=1e-12,
+            atol=1e-12 * np.abs(expected).max(),
+        )
+    for got, expected in zip(on_cluster.column_moments(), in_memory.column_moments()):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    assert on_cluster.weight_sum == pytest.approx(in_memory.weight_sum, rel=1e-12)
