@@ -16,12 +16,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
 from skgd._divergence import DivergenceMonitor
+from skgd._oracle import KernelData
 from skgd.schedules import _step_sizes
 
 __all__ = ["LOSSES", "OPTIMIZERS", "SolverSpec", "SolverState", "solve"]
@@ -175,45 +175,6 @@ class SolverResult:
     loss_curve: list
     validation_scores: list
     n_iter: int
-
-
-class KernelData:
-    """X as the kernel takes it: dense C-contiguous, or CSR arrays.
-
-    Nothing is copied for C-contiguous float arrays and CSR matrices whose
-    index arrays share one integer type; the estimators convert any other
-    layout once before they get here.
-    """
-
-    def __init__(self, X):
-        self.dtype = X.dtype
-        self.n_features = X.shape[1]
-        empty_index = np.empty(0, dtype=np.int32)
-        if sp.issparse(X):
-            indices, indptr = X.indices, X.indptr
-            if indices.dtype != indptr.dtype or indices.dtype not in (
-                np.int32,
-                np.int64,
-            ):
-                indices = indices.astype(np.int64)
-                indptr = indptr.astype(np.int64)
-            self.sparse = True
-            self.args = (
-                np.empty((0, self.n_features), dtype=self.dtype),
-                X.data,
-                indices,
-                indptr,
-                True,
-            )
-        else:
-            self.sparse = False
-            self.args = (
-                X,
-                np.empty(0, dtype=self.dtype),
-                empty_index,
-                empty_index,
-                False,
-            )
 
 
 def penalty_value(W, alpha, l1_ratio):
