@@ -70,7 +70,10 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(SKLEARN_SCHEDULES)), Schedule],
+        "learning_rate": [
+            StrOptions({*SKLEARN_SCHEDULES, "auto", "line_search"}),
+            Schedule,
+        ],
         "eta0": [StrictInterval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "power_t": [StrictInterval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -82,8 +85,9 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             StrOptions({"full"}),
             StrictInterval(Integral, 1, None, closed="left"),
         ],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "momentum": [StrictInterval(Real, 0, 1, closed="left")],
+        "optimizer": [StrOptions({*OPTIMIZERS, "auto"})],
+        "momentum": [StrictInterval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "precondition": ["boolean"],
         "beta_1": [StrictInterval(Real, 0, 1, closed="left")],
         "beta_2": [StrictInterval(Real, 0, 1, closed="left")],
     }
@@ -154,7 +158,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             eta0=self.eta0,
             power_t=float(self.power_t),
             optimizer=self.optimizer,
-            momentum=float(self.momentum),
+            momentum="auto" if self.momentum == "auto" else float(self.momentum),
             beta_1=float(self.beta_1),
             beta_2=float(self.beta_2),
             max_iter=int(self.max_iter),
@@ -163,6 +167,7 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             shuffle=bool(self.shuffle),
             average=self.average,
             verbose=int(self.verbose),
+            precondition=bool(self.precondition),
         )
 
     # Dense data goes C-contiguous, sparse data CSR, both in float64 or

@@ -76,8 +76,12 @@ class GDClassifier(ClassifierMixin, BaseGD):
     max_iter : int, default=1000
         Largest number of epochs per call to ``fit``.
     tol : float or None, default=1e-4
-        Stop once the objective (or validation accuracy) has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs; None runs ``max_iter``.
+        Full batch, smooth loss: stop once the estimated distance to the
+        optimum is below ``tol`` times the size of the coefficients.
+        Otherwise (and with ``early_stopping``): stop once the objective (or
+        validation accuracy) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs. None runs ``max_iter`` (see
+        :class:`GDRegressor`).
     shuffle : bool, default=True
         Visit the rows in a new random order every epoch.
     verbose : int, default=0
@@ -86,9 +90,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
         Parameter of the regression losses (see :class:`GDRegressor`).
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling and the validation split.
-    learning_rate : str or Schedule, default="constant"
-        ``"constant"``, ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or a
-        schedule from :mod:`skgd.schedules` (see :class:`GDRegressor`).
+    learning_rate : str or Schedule, default="auto"
+        ``"auto"``, ``"line_search"``, ``"constant"``, ``"invscaling"``,
+        ``"optimal"``, ``"adaptive"`` or a schedule from
+        :mod:`skgd.schedules` (see :class:`GDRegressor`).
     eta0 : float or "auto", default="auto"
         The first step size; ``"auto"`` computes a safe one from the data
         (see :class:`GDRegressor`). The value used is ``eta0_``.
@@ -113,15 +118,22 @@ class GDClassifier(ClassifierMixin, BaseGD):
         that many updates.
     batch_size : "full" or int, default="full"
         ``"full"`` for batch GD, 1 for SGD, ``k`` for mini-batches.
-    optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", \
-            "adam"}, default="sgd"
-        The update rule.
-    momentum : float, default=0.9
-        Momentum of ``"momentum"`` and ``"nesterov"``.
+    optimizer : {"auto", "sgd", "momentum", "nesterov", "adagrad", \
+            "rmsprop", "adam"}, default="auto"
+        The update rule; ``"auto"`` is ``"nesterov"`` on the full batch with
+        a smooth loss, ``"sgd"`` otherwise (see :class:`GDRegressor`).
+    momentum : float or "auto", default="auto"
+        Momentum of ``"momentum"`` and ``"nesterov"``; ``"auto"`` is the
+        accelerated sequence with restart for full-batch Nesterov, 0.9
+        otherwise.
     beta_1 : float, default=0.9
         Adam's first-moment decay.
     beta_2 : float, default=0.999
         Second-moment decay of Adam and RMSprop.
+    precondition : bool, default=True
+        Full batch: train in standardized coordinates, a change of
+        variables that leaves the minimiser unchanged (see
+        :class:`GDRegressor`). No effect on stochastic batches yet.
 
     Attributes
     ----------
@@ -197,7 +209,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         verbose=0,
         epsilon=0.1,
         random_state=None,
-        learning_rate="constant",
+        learning_rate="auto",
         eta0="auto",
         power_t=0.25,
         early_stopping=False,
@@ -207,10 +219,11 @@ class GDClassifier(ClassifierMixin, BaseGD):
         warm_start=False,
         average=False,
         batch_size="full",
-        optimizer="sgd",
-        momentum=0.9,
+        optimizer="auto",
+        momentum="auto",
         beta_1=0.9,
         beta_2=0.999,
+        precondition=True,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -237,6 +250,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         self.momentum = momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
+        self.precondition = precondition
 
     # -- hooks for the shared machinery --------------------------------
 

@@ -1179,6 +1179,11 @@ def shuffle_rows(Py_ssize_t[::1] order, const Py_ssize_t[::1] rows, uint64_t sta
 # ---------------------------------------------------------------------------
 
 
+# Multiply-adds (rows x coefficients) a full pass needs before the oracle
+# shares it among threads.
+cdef Py_ssize_t ORACLE_PARALLEL_MIN_WORK = 1 << 18
+
+
 cdef double sum_row_losses(
     const floating* Xp, const floating* Xv, const index_t* Xi,
     const index_t* Xptr, bint sparse, Py_ssize_t n_features,
@@ -1233,8 +1238,8 @@ def full_loss_gradient(
     The gradient is accumulated exactly as a full batch of run_epoch
     accumulates it (accumulate_rows, shared among `n_threads` threads once
     there are PARALLEL_MIN_ROWS rows, per-thread sums added in a fixed
-    order), so the full-batch driver and the epoch kernel see the same
-    numbers."""
+    order, once the pass is large enough to pay for threads), so the
+    full-batch driver and the epoch kernel see the same numbers."""
     cdef Py_ssize_t n_rows = rows.shape[0]
     cdef Py_ssize_t n_features = W.shape[1] - 1
     cdef Py_ssize_t D = W.shape[1]
@@ -1255,7 +1260,10 @@ def full_loss_gradient(
     cdef const floating* swp = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
     cdef const Py_ssize_t* rowsp = &rows[0] if n_rows > 0 else NULL
     cdef const floating* Wp = &W[0, 0]
-    cdef bint parallel = n_threads > 1 and n_rows >= PARALLEL_MIN_ROWS
+    # Threads pay for themselves only once a pass holds enough arithmetic:
+    # on small data starting and joining them costs more than the pass.
+    cdef bint parallel = (n_threads > 1 and n_rows >= PARALLEL_MIN_ROWS
+                          and n_rows * D * K >= ORACLE_PARALLEL_MIN_WORK)
     if not parallel:
         n_threads = 1
     cdef Py_ssize_t w_stride = thread_stride(2 * K + 1, sizeof(double))
