@@ -68,7 +68,10 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
         "verbose": ["verbose"],
         "epsilon": [StrictInterval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "learning_rate": [StrOptions(set(SCHEDULES)), Schedule],
+        "learning_rate": [
+            StrOptions({*SCHEDULES, "auto", "line_search"}),
+            Schedule,
+        ],
         "eta0": [StrictInterval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "power_t": [StrictInterval(Real, None, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -80,11 +83,12 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             StrOptions({"full"}),
             StrictInterval(Integral, 1, None, closed="left"),
         ],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "optimizer": [StrOptions({*OPTIMIZERS, "auto"})],
         **{
             name: hyper.constraints
             for name, hyper in OPTIMIZER_PARAMETERS.items()
         },
+        "precondition": ["boolean"],
     }
 
     # Whether y must be numeric (regression) or may hold any labels.
@@ -153,13 +157,17 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
             eta0=self.eta0,
             power_t=float(self.power_t),
             optimizer=self.optimizer,
-            **{name: float(getattr(self, name)) for name in OPTIMIZER_PARAMETERS},
+            **{
+                name: hyper.value(getattr(self, name))
+                for name, hyper in OPTIMIZER_PARAMETERS.items()
+            },
             max_iter=int(self.max_iter),
             tol=None if self.tol is None else float(self.tol),
             n_iter_no_change=int(self.n_iter_no_change),
             shuffle=bool(self.shuffle),
             average=self.average,
             verbose=int(self.verbose),
+            precondition=bool(self.precondition),
         )
 
     # Dense data goes C-contiguous, sparse data CSR, both in float64 or

@@ -87,8 +87,12 @@ class GDClassifier(ClassifierMixin, BaseGD):
     max_iter : int, default=1000
         Largest number of epochs per call to ``fit``.
     tol : float or None, default=1e-4
-        Stop once the objective (or validation accuracy) has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs; None runs ``max_iter``.
+        Full batch, smooth loss: stop once the estimated distance to the
+        optimum is below ``tol`` times the size of the coefficients.
+        Otherwise (and with ``early_stopping``): stop once the objective (or
+        validation accuracy) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs. None runs ``max_iter`` (see
+        :class:`GDRegressor`).
     shuffle : bool, default=True
         Visit the rows in a new random order every epoch.
     verbose : int, default=0
@@ -97,9 +101,10 @@ class GDClassifier(ClassifierMixin, BaseGD):
         Parameter of the regression losses (see :class:`GDRegressor`).
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling and the validation split.
-    learning_rate : str or Schedule, default="constant"
-        ``"constant"``, ``"invscaling"``, ``"optimal"``, ``"adaptive"`` or a
-        schedule from :mod:`skgd.schedules` (see :class:`GDRegressor`).
+    learning_rate : str or Schedule, default="auto"
+        ``"auto"``, ``"line_search"``, ``"constant"``, ``"invscaling"``,
+        ``"optimal"``, ``"adaptive"`` or a schedule from
+        :mod:`skgd.schedules` (see :class:`GDRegressor`).
         With an int ``batch_size``, ``"adaptive"`` undoes an epoch that
         diverges and runs it again with the step divided by 5.
     eta0 : float or "auto", default="auto"
@@ -126,12 +131,18 @@ class GDClassifier(ClassifierMixin, BaseGD):
         that many updates.
     batch_size : "full" or int, default="full"
         ``"full"`` for batch GD, 1 for SGD, ``k`` for mini-batches.
-    optimizer : %(optimizer_choices)s, default="sgd"
-        The update rule applied to each gradient (see the user guide for
-        each rule as math):
+    optimizer : "auto" or %(optimizer_choices)s, default="auto"
+        The update rule applied to each gradient; ``"auto"`` is
+        ``"nesterov"`` on the full batch with a smooth loss, ``"sgd"``
+        otherwise (see :class:`GDRegressor` and the user guide for each rule
+        as math):
 
         %(optimizer_list)s
     %(optimizer_parameters)s
+    precondition : bool, default=True
+        Full batch: train in standardized coordinates, a change of
+        variables that leaves the minimiser unchanged (see
+        :class:`GDRegressor`). No effect on stochastic batches yet.
 
     Attributes
     ----------
@@ -214,7 +225,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         verbose=0,
         epsilon=0.1,
         random_state=None,
-        learning_rate="constant",
+        learning_rate="auto",
         eta0="auto",
         power_t=0.25,
         early_stopping=False,
@@ -224,10 +235,11 @@ class GDClassifier(ClassifierMixin, BaseGD):
         warm_start=False,
         average=False,
         batch_size="full",
-        optimizer="sgd",
-        momentum=0.9,
+        optimizer="auto",
+        momentum="auto",
         beta_1=0.9,
         beta_2=0.999,
+        precondition=True,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -254,6 +266,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         self.momentum = momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
+        self.precondition = precondition
 
     # -- hooks for the shared machinery --------------------------------
 

@@ -19,7 +19,7 @@
 
 from libc.math cimport fabs, pow, sqrt
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from cython.parallel cimport prange
@@ -1488,3 +1488,235 @@ def shuffle_rows(Py_ssize_t[::1] order, const Py_ssize_t[::1] rows, uint64_t sta
             order[j] = tmp
             i -= 1
     return state
+
+
+# ---------------------------------------------------------------------------
+# The full-batch gradient oracle and what the full-batch driver needs besides
+# ---------------------------------------------------------------------------
+
+
+cdef double sum_row_losses(
+    const floating* Xp, const floating* Xv, const index_t* Xi,
+    const index_t* Xptr, bint sparse, Py_ssize_t n_features,
+    const floating* Yp, Py_ssize_t y_cols, int target_kind,
+    const floating* swp, const Py_ssize_t* rowsp,
+    Py_ssize_t start, Py_ssize_t stop,
+    const floating* W, int K, int loss, double epsilon,
+    double* P, double* Dv,
+) noexcept nogil:
+    """Sample-weighted loss sum of rows[start:stop] at W, without the
+    gradient: the loss-only evaluations of a line search read each row once
+    for its predictions and write nothing else."""
+    cdef Py_ssize_t D = n_features + 1, r, i, row_start, nnz
+    cdef int k
+    cdef double total = 0.0
+    for r in range(start, stop):
+        i = rowsp[r]
+        if sparse:
+            row_start = Xptr[i]
+            nnz = Xptr[i + 1] - row_start
+            for k in range(K):
+                P[k] = sparse_dot(W + k * D, Xv + row_start, Xi + row_start,
+                                  nnz) + W[k * D + n_features]
+        else:
+            for k in range(K):
+                P[k] = dense_dot(W + k * D, Xp + i * n_features,
+                                 n_features) + W[k * D + n_features]
+        total += swp[i] * row_loss(loss, epsilon, target_kind, K,
+                                   Yp + i * y_cols, P, Dv)
+    return total
+
+
+def full_loss_gradient(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] Y,
+    int target_kind,
+    const floating[::1] sample_weight,
+    const floating[:, ::1] W,
+    const Py_ssize_t[::1] rows,
+    int loss,
+    double epsilon,
+    bint with_gradient,
+    int n_threads=1,
+):
+    """Sample-weighted loss sum over `rows` at W and, with_gradient, the
+    gradient of that sum (float64, the shape of W; None otherwise).
+
+    The gradient is accumulated exactly as a full batch of run_epoch
+    accumulates it (accumulate_rows, shared among `n_threads` threads once
+    there are PARALLEL_MIN_ROWS rows, per-thread sums added in a fixed
+    order, once the pass is large enough to pay for threads), so the
+    full-batch driver and the epoch kernel see the same numbers."""
+    cdef Py_ssize_t n_rows = rows.shape[0]
+    cdef Py_ssize_t n_features = W.shape[1] - 1
+    cdef Py_ssize_t D = W.shape[1]
+    cdef int K = W.shape[0]
+    cdef Py_ssize_t y_cols = Y.shape[1]
+    cdef Py_ssize_t j, lo, hi
+    cdef const floating* Xp = &X[0, 0] if (not sparse and X.shape[0] > 0) else NULL
+    cdef const floating* Xv = NULL
+    cdef const index_t* Xi = NULL
+    cdef const index_t* Xptr = NULL
+    if sparse:
+        Xptr = &X_indptr[0]
+        if X_data.shape[0] > 0:
+            Xv = &X_data[0]
+            Xi = &X_indices[0]
+    cdef const floating* Yp = &Y[0, 0] if Y.shape[0] > 0 else NULL
+    cdef const floating* swp = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    cdef const Py_ssize_t* rowsp = &rows[0] if n_rows > 0 else NULL
+    cdef const floating* Wp = &W[0, 0]
+    # The rows are cut into the same blocks as a full batch of run_epoch
+    # (see BLOCK_WORK): no parallel region below two blocks, and sums in
+    # block order, so the result does not depend on the thread count.
+    cdef BlockPlan plan
+    cdef Py_ssize_t rpb, n_blocks, first, n_round, q
+    cdef int n_team
+    cdef double* sq
+    cdef floating* G = NULL
+    cdef double total = 0.0
+    cdef bint error = False
+    cdef double[:, ::1] out
+    with nogil:
+        if block_plan_init(
+                &plan, n_rows,
+                mean_stored_per_row(sparse, n_features, Xptr,
+                                    X_indptr.shape[0] - 1),
+                K, D, sizeof(floating), n_threads) != 0:
+            error = True
+        elif with_gradient:
+            G = <floating*>calloc(K * D, sizeof(floating))
+            if G == NULL:
+                error = True
+            else:
+                total = accumulate_rows_parallel(
+                    Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                    target_kind, swp, rowsp, n_rows, 0, n_rows, 1.0, Wp, K,
+                    loss, epsilon, G, &plan)
+        else:
+            rpb = plan.rows_per_block
+            n_blocks = n_rows // rpb
+            if n_blocks <= 1 or plan.n_buffers == 0:
+                total = sum_row_losses(
+                    Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                    target_kind, swp, rowsp, 0, n_rows, Wp, K, loss, epsilon,
+                    plan.scratch + 1, plan.scratch + 1 + K)
+            else:
+                # The blocks' loss sums, added in block order.
+                first = 0
+                while first < n_blocks:
+                    n_round = n_blocks - first
+                    if n_round > plan.n_buffers:
+                        n_round = plan.n_buffers
+                    n_team = plan.n_threads
+                    if n_team > n_round:
+                        n_team = <int>n_round
+                    for q in prange(n_round, num_threads=n_team,
+                                    schedule="dynamic", chunksize=1):
+                        sq = plan.scratch + q * plan.s_stride
+                        lo = (first + q) * rpb
+                        hi = lo + rpb
+                        if first + q == n_blocks - 1:
+                            hi = n_rows
+                        sq[0] = sum_row_losses(
+                            Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                            target_kind, swp, rowsp, lo, hi, Wp, K, loss,
+                            epsilon, sq + 1, sq + 1 + K)
+                    for q in range(n_round):
+                        total += plan.scratch[q * plan.s_stride]
+                    first += n_round
+        block_plan_free(&plan)
+    if error:
+        free(G)
+        raise MemoryError()
+    gradient = None
+    if with_gradient:
+        gradient = np.empty((K, D))
+        out = gradient
+        for j in range(K * D):
+            out[j // D, j % D] = G[j]
+    free(G)
+    return total, gradient
+
+
+def column_moments(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[::1] sample_weight,
+    const Py_ssize_t[::1] rows,
+    Py_ssize_t n_features,
+):
+    """(sum_i s_i x_i, sum_i s_i x_i**2) over the listed rows, float64: one
+    pass, nothing copied (the weighted means and spreads preconditioning
+    standardizes by)."""
+    cdef double[::1] first = np.zeros(n_features)
+    cdef double[::1] second = np.zeros(n_features)
+    cdef Py_ssize_t r, i, j, q
+    cdef double s, x
+    with nogil:
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            s = sample_weight[i]
+            if sparse:
+                for q in range(X_indptr[i], X_indptr[i + 1]):
+                    x = X_data[q]
+                    first[X_indices[q]] += s * x
+                    second[X_indices[q]] += s * x * x
+            else:
+                for j in range(n_features):
+                    x = X[i, j]
+                    first[j] += s * x
+                    second[j] += s * x * x
+    return np.asarray(first), np.asarray(second)
+
+
+def optimizer_update(
+    double[:, ::1] W,
+    const double[:, ::1] G,
+    double[:, ::1] S1,
+    double[:, ::1] S2,
+    int optimizer,
+    double eta,
+    double momentum,
+    double beta1,
+    double beta2,
+    long long t,
+    const double[::1] l1_thresholds,
+    bint fit_intercept,
+):
+    """One step of the update rule `optimizer` on every coordinate of W from
+    the gradient G of the smooth part of the objective (L2 term included),
+    through the same per-coordinate rule as run_epoch (optimizer_step), then
+    the soft threshold of coefficient j at the rule's effective step times
+    l1_thresholds[j] (empty: no L1 part).  S1 and S2 have the shape of W.
+    The last column (the intercept) is never thresholded and stays as it is
+    without fit_intercept.  `t` counts the updates made before this one."""
+    cdef Py_ssize_t D = W.shape[1], n_features = D - 1, j
+    cdef int K = W.shape[0], k
+    cdef double bias1 = 1.0, bias2 = 1.0, eff = 0.0
+    cdef bint l1 = l1_thresholds.shape[0] > 0
+    if G.shape[0] != K or S1.shape[0] != K or S2.shape[0] != K:
+        raise ValueError("G, S1 and S2 must have the shape of W")
+    if optimizer == OPT_ADAM:
+        bias1 = 1.0 - pow(beta1, <double>(t + 1))
+        bias2 = 1.0 - pow(beta2, <double>(t + 1))
+    with nogil:
+        for k in range(K):
+            for j in range(n_features):
+                W[k, j] = optimizer_step(
+                    optimizer, W[k, j], G[k, j], &S1[k, j], &S2[k, j],
+                    eta, momentum, beta1, beta2, bias1, bias2, &eff)
+                if l1:
+                    W[k, j] = soft_threshold(W[k, j], eff * l1_thresholds[j])
+            if fit_intercept:
+                W[k, n_features] = optimizer_step(
+                    optimizer, W[k, n_features], G[k, n_features],
+                    &S1[k, n_features], &S2[k, n_features],
+                    eta, momentum, beta1, beta2, bias1, bias2, &eff)

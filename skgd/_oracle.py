@@ -12,6 +12,7 @@ chunks add up to the in-memory result.
 """
 
 import numpy as np
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
 
@@ -139,10 +140,13 @@ class InMemoryOracle(GradientOracle):
             rows = np.arange(Y.shape[0], dtype=np.intp)
         self.rows = rows
         self.weight_sum = float(np.sum(sample_weight[rows]))
+        # As many threads as scikit-learn's OpenMP code would use (respects
+        # OMP_NUM_THREADS, threadpoolctl limits and the CPUs available).
+        self.n_threads = _openmp_effective_n_threads()
 
     def loss_gradient(self, W, with_gradient=True):
         W = np.ascontiguousarray(W, dtype=self.dtype)
-        loss_sum, G = _kernel.loss_and_gradient(
+        loss_sum, G = _kernel.full_loss_gradient(
             *self.data.args,
             self.Y,
             self.target_kind,
@@ -152,8 +156,9 @@ class InMemoryOracle(GradientOracle):
             self.loss_code,
             self.epsilon,
             with_gradient,
+            self.n_threads,
         )
-        return float(loss_sum), (G if with_gradient else None)
+        return float(loss_sum), G
 
     def gram_matvec(self, v, fit_intercept):
         out = np.empty(self.n_features + 1)
@@ -168,23 +173,6 @@ class InMemoryOracle(GradientOracle):
         return out
 
     def column_moments(self):
-        # Blocks of rows keep the squares' temporary small: X is never
-        # copied whole.
-        first = np.zeros(self.n_features)
-        second = np.zeros(self.n_features)
-        X, data, indices, indptr, sparse = self.data.args
-        block = 4096
-        for start in range(0, self.rows.shape[0], block):
-            rows = self.rows[start : start + block]
-            s = self.sample_weight[rows].astype(np.float64)
-            if sparse:
-                for r, i in enumerate(rows):
-                    lo, hi = indptr[i], indptr[i + 1]
-                    values = data[lo:hi].astype(np.float64)
-                    np.add.at(first, indices[lo:hi], s[r] * values)
-                    np.add.at(second, indices[lo:hi], s[r] * values * values)
-            else:
-                part = X[rows].astype(np.float64)
-                first += s @ part
-                second += s @ (part * part)
-        return first, second
+        return _kernel.column_moments(
+            *self.data.args, self.sample_weight, self.rows, self.n_features
+        )

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
 
+from sklearn.utils._param_validation import StrOptions
+
 from skgd import _kernel, _losses
 from skgd._validation import StrictInterval
 from skgd.schedules import _constant_steps, _invscaling_steps, _optimal_steps
@@ -138,18 +140,33 @@ def estimator_losses(estimator):
 class Hyperparameter:
     """An estimator parameter read by one or more update rules."""
 
-    default: float
+    default: object
     constraints: list
     doc: str
+    # The number an "auto" value stands for where the rule needs one (the
+    # full-batch driver gives "auto" a meaning of its own, see _fullbatch).
+    auto: float | None = None
+
+    def value(self, given):
+        """``given`` as the solver takes it: a float, or "auto"."""
+        return given if isinstance(given, str) else float(given)
+
+    def number(self, given):
+        """``given`` as a number, "auto" standing for ``auto``."""
+        return self.auto if isinstance(given, str) else float(given)
 
 
 # The hyper-parameters of the update rules, in the order of the estimators'
 # signatures.  A rule names those it reads in Optimizer.params.
 OPTIMIZER_PARAMETERS = {
     "momentum": Hyperparameter(
-        0.9,
-        [StrictInterval(Real, 0, 1, closed="left")],
-        'The momentum of ``"momentum"`` and ``"nesterov"``.',
+        "auto",
+        [StrictInterval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        'The momentum of ``"momentum"`` and ``"nesterov"``. ``"auto"`` is '
+        "the convex momentum sequence with adaptive restart for full-batch "
+        '``"nesterov"`` (FISTA with L1) and 0.9 everywhere else; a number '
+        "gives the constant-momentum rules.",
+        auto=0.9,
     ),
     "beta_1": Hyperparameter(
         0.9,
@@ -218,7 +235,10 @@ class Optimizer:
     def hyper(self, source):
         """The rule's hyper-parameters read from ``source`` (an estimator,
         a solver spec: anything with them as attributes) as floats."""
-        return {name: float(getattr(source, name)) for name in self.params}
+        return {
+            name: OPTIMIZER_PARAMETERS[name].number(getattr(source, name))
+            for name in self.params
+        }
 
 
 def _opt_code(member):
@@ -445,6 +465,10 @@ ADAPTIVE_MIN_ETA = 1e-6
 # --------------------------------------------------------------------------
 
 
+def _kind(hyper):
+    return "float" if hyper.auto is None else 'float or "auto"'
+
+
 def _choices(names):
     return "{" + ", ".join(f'"{name}"' for name in names) + "}"
 
@@ -463,7 +487,8 @@ def fill_docstring(doc, estimator):
         f'{" " * 8}- ``"{rule.name}"``: {rule.summary}.' for rule in OPTIMIZERS.values()
     )
     parameters = "\n".join(
-        f"{' ' * 4}{name} : float, default={hyper.default!r}\n{' ' * 8}{hyper.doc}"
+        f"{' ' * 4}{name} : {_kind(hyper)}, default={hyper.default!r}\n"
+        f"{' ' * 8}{hyper.doc}"
         for name, hyper in OPTIMIZER_PARAMETERS.items()
     )
     return (

@@ -73,12 +73,18 @@ class GDRegressor(RegressorMixin, BaseGD):
         Largest number of epochs (passes over the training data) per call
         to ``fit``. With ``batch_size="full"`` an epoch is one update.
     tol : float or None, default=1e-4
-        Training stops once the objective (or, with ``early_stopping``, the
-        validation score) has failed to improve by ``tol`` for
+        Full batch with a smooth loss: training stops once the estimated
+        distance to the optimum, ``||G|| / mu`` (``G`` the proximal gradient
+        mapping, ``mu`` the smallest curvature met along the iterates'
+        steps, with a safety factor of 10), is below ``tol`` times the size
+        of the coefficients (in standardized coordinates): scale-free, about
+        ``tol`` relative accuracy of the coefficients. Stochastic batches,
+        losses with a kink, AdaGrad, RMSprop, Adam,
+        ``learning_rate="adaptive"`` and
+        ``early_stopping``: scikit-learn's rule, stop once the objective (or
+        the validation score) has failed to improve by ``tol`` for
         ``n_iter_no_change`` consecutive epochs. None trains for
-        ``max_iter`` epochs. The default is ten times smaller than
-        SGDRegressor's: a full-batch epoch is a single update, whose
-        improvement is far smaller than that of an epoch of n updates.
+        ``max_iter`` epochs.
     shuffle : bool, default=True
         Whether to visit the rows in a new random order every epoch
         (irrelevant for the full batch).
@@ -91,9 +97,15 @@ class GDRegressor(RegressorMixin, BaseGD):
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling and the validation split. An int makes fits
         reproducible.
-    learning_rate : str or Schedule, default="constant"
+    learning_rate : str or Schedule, default="auto"
         How the step size evolves with the update count ``t``:
 
+        - ``"auto"``: ``"line_search"`` on the full batch with a smooth
+          loss and the ``"sgd"`` or accelerated ``"nesterov"`` rule,
+          ``"constant"`` otherwise;
+        - ``"line_search"`` (full batch only): backtracking (Armijo) from
+          the last accepted step, doubled after a first-try success; the
+          objective never increases;
         - ``"constant"``: ``eta0``;
         - ``"invscaling"``: ``eta0 / (t + 1) ** power_t``;
         - ``"optimal"``: ``1 / (alpha * (t0 + t))`` with ``t0`` chosen so
@@ -103,7 +115,9 @@ class GDRegressor(RegressorMixin, BaseGD):
           stops once it falls below 1e-6. With an int ``batch_size`` an
           epoch that diverges is undone (weights, optimizer state, update
           count, shuffling, average) and run again with the step divided by
-          5; ``DivergenceError`` only once that would go below 1e-6;
+          5; ``DivergenceError`` only once that would go below 1e-6; on the
+          full batch an epoch whose objective rose is also rolled back and
+          the step divided;
         - a schedule from :mod:`skgd.schedules`, e.g.
           ``InverseTime(t1=50)`` for ``eta0 / (1 + t / t1)``.
 
@@ -114,8 +128,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         loss over a batch (the largest eigenvalue of the weighted Gram
         matrix for the full batch, the largest squared row norm for one
         sample, a mix of both for mini-batches, times the curvature of the
-        loss, plus ``alpha`` for the L2 part of the penalty);
-        ``(1 - momentum) / L`` with momentum; 0.01 for RMSprop and Adam and
+        loss, plus ``alpha`` for the L2 part of the penalty; in standardized
+        coordinates with ``precondition``); ``(1 - momentum) / L`` with
+        momentum on stochastic batches; 0.01 for RMSprop and Adam and
         0.1 for AdaGrad, whose steps shrink as gradients accumulate. The
         value used is ``eta0_``.
     power_t : float, default=0.25
@@ -138,12 +153,22 @@ class GDRegressor(RegressorMixin, BaseGD):
     batch_size : "full" or int, default="full"
         Rows per update: ``"full"`` for batch gradient descent, 1 for
         stochastic gradient descent, ``k`` for mini-batches of ``k`` rows.
-    optimizer : %(optimizer_choices)s, default="sgd"
-        The update rule applied to each gradient (see the user guide for
-        each rule as math):
+    optimizer : "auto" or %(optimizer_choices)s, default="auto"
+        The update rule applied to each gradient. ``"auto"`` is
+        ``"nesterov"`` on the full batch with a smooth loss (with
+        ``momentum="auto"``: the accelerated sequence with adaptive restart,
+        FISTA with L1), ``"sgd"`` otherwise. Each rule as math is in the
+        user guide:
 
         %(optimizer_list)s
     %(optimizer_parameters)s
+    precondition : bool, default=True
+        Full batch: train in standardized coordinates (each feature scaled
+        by its weighted standard deviation and, with an intercept, centered
+        through the intercept) as a change of variables that leaves the
+        minimiser unchanged; ``coef_`` is in the original space and X is
+        never copied. ``False`` runs the plain iteration on X as given (the
+        textbook). Stochastic batches are not preconditioned yet.
 
     Attributes
     ----------
@@ -223,7 +248,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         verbose=0,
         epsilon=0.1,
         random_state=None,
-        learning_rate="constant",
+        learning_rate="auto",
         eta0="auto",
         power_t=0.25,
         early_stopping=False,
@@ -232,10 +257,11 @@ class GDRegressor(RegressorMixin, BaseGD):
         warm_start=False,
         average=False,
         batch_size="full",
-        optimizer="sgd",
-        momentum=0.9,
+        optimizer="auto",
+        momentum="auto",
         beta_1=0.9,
         beta_2=0.999,
+        precondition=True,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -261,6 +287,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         self.momentum = momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
+        self.precondition = precondition
 
     # -- hooks for the shared machinery --------------------------------
 

@@ -13,15 +13,15 @@ only in ``batch_size``, which sets how the kernel cuts the epoch into batches.
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from skgd import _kernel
 from skgd._divergence import STEP_REASONS, DivergenceMonitor
+from skgd._oracle import KernelData
 from skgd._registry import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_ETA,
@@ -85,7 +85,7 @@ class SolverSpec:
     eta0: object = "auto"
     power_t: float = 0.25
     optimizer: str = "sgd"
-    momentum: float = 0.9
+    momentum: object = 0.9
     beta_1: float = 0.9
     beta_2: float = 0.999
     max_iter: int = 1000
@@ -94,6 +94,7 @@ class SolverSpec:
     shuffle: bool = True
     average: object = False
     verbose: int = 0
+    precondition: bool = False
 
 
 @dataclass
@@ -126,6 +127,9 @@ class SolverState:
     # the last training ran without it.
     l1_applied: np.ndarray | None = None
     l1_total: float = 0.0
+    # The accelerated full-batch rule's momentum sequence (1 after a
+    # restart).
+    theta: float = 1.0
 
     @classmethod
     def new(cls, n_outputs, n_features, dtype, seed):
@@ -152,6 +156,7 @@ class SolverState:
             "reference",
             "shuffle_state",
             "l1_total",
+            "theta",
         ):
             setattr(self, name, getattr(other, name))
         # The cumulative L1 record (plain SGD with an L1 part on stochastic
@@ -179,6 +184,7 @@ class SolverState:
             shuffle_state=self.shuffle_state,
             l1_applied=None if self.l1_applied is None else self.l1_applied.copy(),
             l1_total=self.l1_total,
+            theta=self.theta,
         )
 
 
@@ -193,45 +199,6 @@ class SolverResult:
     loss_curve: list
     validation_scores: list
     n_iter: int
-
-
-class KernelData:
-    """X as the kernel takes it: dense C-contiguous, or CSR arrays.
-
-    Nothing is copied for C-contiguous float arrays and CSR matrices whose
-    index arrays share one integer type; the estimators convert any other
-    layout once before they get here.
-    """
-
-    def __init__(self, X):
-        self.dtype = X.dtype
-        self.n_features = X.shape[1]
-        empty_index = np.empty(0, dtype=np.int32)
-        if sp.issparse(X):
-            indices, indptr = X.indices, X.indptr
-            if indices.dtype != indptr.dtype or indices.dtype not in (
-                np.int32,
-                np.int64,
-            ):
-                indices = indices.astype(np.int64)
-                indptr = indptr.astype(np.int64)
-            self.sparse = True
-            self.args = (
-                np.empty((0, self.n_features), dtype=self.dtype),
-                X.data,
-                indices,
-                indptr,
-                True,
-            )
-        else:
-            self.sparse = False
-            self.args = (
-                X,
-                np.empty(0, dtype=self.dtype),
-                empty_index,
-                empty_index,
-                False,
-            )
 
 
 def penalty_value(W, alpha, l1_ratio):
@@ -381,6 +348,54 @@ def largest_stable_step(data, sample_weight, rows, spec):
     return rule.stable_step(L, rule.hyper(spec))
 
 
+def resolve_spec(spec, full_batch=None):
+    """The spec with its "auto" choices made for its batch mode.
+
+    Full batch (``batch_size="full"``, or a batch as large as the data):
+    ``optimizer="auto"`` is Nesterov's accelerated rule with adaptive
+    restart and ``learning_rate="auto"`` the line search when the rule is
+    plain or accelerated and the loss smooth, else the constant step.
+    Losses with a kink keep plain constant steps.  Stochastic batches:
+    ``"sgd"`` with the constant step, today's behaviour.  ``momentum="auto"``
+    is the convex momentum sequence of the accelerated full-batch rule, and
+    0.9 everywhere else.
+    """
+    if full_batch is None:
+        full_batch = spec.batch_size == "full"
+    smooth = LOSSES[spec.loss].curvature is not None
+    optimizer = spec.optimizer
+    if optimizer == "auto":
+        optimizer = "nesterov" if (full_batch and smooth) else "sgd"
+    momentum = spec.momentum
+    accelerated = full_batch and optimizer == "nesterov" and momentum == "auto"
+    if momentum == "auto" and not accelerated:
+        momentum = 0.9
+    learning_rate = spec.learning_rate
+    if isinstance(learning_rate, str) and learning_rate == "auto":
+        searchable = full_batch and smooth and (optimizer == "sgd" or accelerated)
+        learning_rate = "line_search" if searchable else "constant"
+    if (
+        isinstance(learning_rate, str)
+        and learning_rate == "line_search"
+        and not full_batch
+    ):
+        raise ValueError(
+            "learning_rate='line_search' searches the step on the full-batch "
+            f"objective; it does not apply to batch_size={spec.batch_size!r}. "
+            "Use batch_size='full', or a schedule such as 'constant' or "
+            "'adaptive' for stochastic batches."
+        )
+    if (
+        optimizer == spec.optimizer
+        and momentum == spec.momentum
+        and learning_rate is spec.learning_rate
+    ):
+        return spec
+    return replace(
+        spec, optimizer=optimizer, momentum=momentum, learning_rate=learning_rate
+    )
+
+
 def _average_start(average):
     """Update count from which the running average is taken, or -1."""
     if isinstance(average, (bool, np.bool_)):
@@ -515,6 +530,22 @@ def solve(
     if all_rows:
         train_rows = np.arange(n_samples, dtype=np.intp)
     n_train = train_rows.shape[0]
+    full_batch = spec.batch_size == "full" or int(spec.batch_size) >= n_train
+    spec = resolve_spec(spec, full_batch)
+    if full_batch:
+        return _solve_full_batch_in_memory(
+            data,
+            Y,
+            sample_weight,
+            state,
+            spec,
+            train_rows=train_rows,
+            validation_rows=validation_rows,
+            score_validation=score_validation,
+            max_epochs=max_epochs,
+            reporter=reporter,
+            warn_convergence=warn_convergence,
+        )
     weight_sum = float(
         np.sum(sample_weight if all_rows else sample_weight[train_rows])
     )
@@ -759,4 +790,52 @@ def solve(
         loss_curve=loss_curve,
         validation_scores=validation_scores,
         n_iter=epoch,
+    )
+
+
+def _solve_full_batch_in_memory(
+    data,
+    Y,
+    sample_weight,
+    state,
+    spec,
+    *,
+    train_rows,
+    validation_rows,
+    score_validation,
+    max_epochs,
+    reporter,
+    warn_convergence,
+):
+    """The full batch: the in-memory gradient oracle of the training rows
+    and the full-batch driver (skgd._fullbatch)."""
+    from skgd._fullbatch import solve_full_batch
+    from skgd._oracle import InMemoryOracle
+
+    oracle = InMemoryOracle(
+        data,
+        Y,
+        sample_weight,
+        n_outputs=state.W.shape[0],
+        loss_code=LOSSES[spec.loss].code,
+        epsilon=spec.epsilon,
+        target_kind=spec.target_kind,
+        rows=train_rows,
+    )
+    score_W = None
+    if score_validation is not None:
+
+        def score_W(W):
+            decision = np.empty((validation_rows.shape[0], W.shape[0]), data.dtype)
+            _kernel.decision_rows(*data.args, W, validation_rows, decision)
+            return score_validation(decision)
+
+    return solve_full_batch(
+        oracle,
+        state,
+        spec,
+        max_epochs=max_epochs,
+        reporter=reporter,
+        warn_convergence=warn_convergence,
+        score_validation=score_W,
     )

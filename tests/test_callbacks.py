@@ -65,13 +65,21 @@ def reference_iterates(X, y, n_epochs, *, classifier):
 
 
 def make_estimator(classifier, **params):
-    params = {"eta0": ETA, "alpha": ALPHA, **params}
+    # The plain rule with the given step, without preconditioning: the
+    # epochs these tests count and compare are the textbook iteration's.
+    params = {
+        "eta0": ETA, "alpha": ALPHA, "optimizer": "sgd",
+        "learning_rate": "constant", "precondition": False, **params,
+    }  # fmt: skip
     return GDClassifier(**params) if classifier else GDRegressor(**params)
 
 
 def data_for(classifier):
     return classification_data() if classifier else regression_data()
 
+
+# The default full-batch training, for the tests of stopping by tol.
+DEFAULT_RULES = dict(optimizer="auto", learning_rate="auto", precondition=True)
 
 CASES = pytest.mark.parametrize("classifier", [False, True], ids=["reg", "clf"])
 
@@ -170,7 +178,7 @@ def test_progress_bar_runs_through_fit(classifier):
 @CASES
 def test_progress_bar_with_default_stopping_and_partial_fit(classifier):
     X, y = data_for(classifier)
-    est = make_estimator(classifier, eta0="auto", tol=1e-3)
+    est = make_estimator(classifier, eta0="auto", tol=1e-3, **DEFAULT_RULES)
     est.set_callbacks(ProgressBar()).fit(X, y)
     assert 1 <= est.n_iter_ < est.max_iter
     kwargs = {"classes": np.unique(y)} if classifier else {}
@@ -214,7 +222,9 @@ def test_progress_bar_through_a_pipeline():
 def test_one_subtask_per_epoch(classifier):
     X, y = data_for(classifier)
     recorder = Recorder()
-    est = make_estimator(classifier, eta0="auto", tol=1e-3, max_iter=500)
+    est = make_estimator(
+        classifier, eta0="auto", tol=1e-3, max_iter=500, **DEFAULT_RULES
+    )
     est.set_callbacks(recorder).fit(X, y)
     n_iter = est.n_iter_
     # Stopped by tol, so the count is the epochs run, not max_iter.

@@ -10,7 +10,8 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skgd import DivergenceError, GDClassifier, GDRegressor
+import skgd
+from skgd import DivergenceError
 from skgd.schedules import InverseTime
 
 RNG = np.random.RandomState(0)
@@ -20,6 +21,22 @@ Y_CLF = np.array(["a", "b", "c", "d"] * 10)[np.argsort(X_TRAIN[:, 0])]
 X_TEST = RNG.normal(size=(7, 4))
 
 FIT_PARAMS = dict(eta0=0.05, max_iter=5, tol=None, random_state=0)
+
+# Divergence is a property of the textbook iteration (the defaults' line
+# search backtracks from any step), so the estimators here run it: the
+# plain rule (or the named one), the given steps, a fixed momentum, no
+# preconditioning.
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 def fitted_regressor(**params):
@@ -39,7 +56,7 @@ FITTED = {
 
 
 def y_for(est):
-    return Y_CLF if isinstance(est, GDClassifier) else Y_REG
+    return Y_CLF if isinstance(est, skgd.GDClassifier) else Y_REG
 
 
 def snapshot(est):
@@ -50,7 +67,7 @@ def snapshot(est):
 
 def outputs(est):
     out = [est.predict(X_TEST)]
-    if isinstance(est, GDClassifier):
+    if isinstance(est, skgd.GDClassifier):
         out.append(est.decision_function(X_TEST))
     return out
 
@@ -333,6 +350,8 @@ COMMON_INVALID = [
     ("beta_1", 1.0),
     ("beta_1", -0.5),
     ("beta_2", 1.2),
+    ("precondition", "yes"),
+    ("momentum", "fast"),
     ("learning_rate", "bogus"),
     ("learning_rate", 0.01),
     ("learning_rate", InverseTime),
@@ -428,9 +447,9 @@ def test_invalid_parameter_is_a_value_error():
 
 def test_every_constrained_parameter_is_checked():
     covered = {name for name, _ in REGRESSOR_INVALID}
-    assert covered == set(GDRegressor._parameter_constraints)
+    assert covered == set(skgd.GDRegressor._parameter_constraints)
     covered = {name for name, _ in CLASSIFIER_INVALID}
-    assert covered == set(GDClassifier._parameter_constraints)
+    assert covered == set(skgd.GDClassifier._parameter_constraints)
 
 
 @pytest.mark.parametrize("penalty", [None, "l2"])

@@ -17,13 +17,28 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+import skgd
 from skgd import (
     DivergenceError,
-    GDClassifier,
-    GDRegressor,
     LearningRateFinderResult,
     find_learning_rate,
 )
+
+# These tests exercise the textbook iteration (the plain rule or the named
+# one, the given steps, a fixed momentum, no preconditioning), where a step
+# size is what is being tested; the defaults search the step on the full
+# batch (see tests/test_fullbatch.py).
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 def tutorial():

@@ -26,7 +26,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skgd import GDClassifier, GDRegressor
+import skgd
 from skgd.exceptions import DivergenceError
 from skgd.schedules import InverseTime
 
@@ -37,6 +37,22 @@ pytestmark = [
 ]
 
 BATCH_SIZES = ["full", 1, 32]
+
+# These tests exercise the textbook iteration (the plain rule or the named
+# one, the given steps, a fixed momentum, no preconditioning), where a step
+# size is what is being tested; the defaults search the step on the full
+# batch (see tests/test_fullbatch.py).
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 def scaled(estimator):

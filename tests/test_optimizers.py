@@ -14,8 +14,25 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from skgd import GDClassifier, GDRegressor
+import skgd
 from skgd.schedules import InverseTime
+
+# The textbook iteration the reference implements: the schedule's steps as
+# given, a fixed momentum, no preconditioning.  The defaults train the full
+# batch differently (accelerated, line search, preconditioned; see
+# tests/test_fullbatch.py), so every estimator here names these.
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
+
 
 RTOL = 1e-10
 ATOL = 1e-13

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skgd import DivergenceError, GDClassifier, GDRegressor
+import skgd
+from skgd import DivergenceError
 
 SETTINGS = settings(
     max_examples=25,
@@ -21,6 +22,22 @@ SETTINGS = settings(
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 PENALTIES = [None, "l2", "l1", "elasticnet"]
 moderate = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=64)
+
+# These tests exercise the textbook iteration (the plain rule or the named
+# one, the given steps, a fixed momentum, no preconditioning), where a step
+# size is what is being tested; the defaults search the step on the full
+# batch (see tests/test_fullbatch.py).
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 @st.composite

@@ -8,9 +8,25 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from skgd import GDClassifier, GDRegressor
+import skgd
 
 RTOL = 1e-9
+
+# These tests exercise the textbook iteration (the plain rule or the named
+# one, the given steps, a fixed momentum, no preconditioning), where a step
+# size is what is being tested; the defaults search the step on the full
+# batch (see tests/test_fullbatch.py).
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 def sparse_regression(n=150, d=25, density=0.15, n_targets=None, seed=0):

@@ -22,13 +22,29 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import StandardScaler
 
-from skgd import GDClassifier, GDRegressor
+import skgd
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 RTOL = 1e-10
 ATOL = 1e-12
 ADAPTIVE_EPS = 1e-8
 MIN_ADAPTIVE_ETA = 1e-6
+
+# The NumPy reference below is the textbook iteration: the plain rule (or
+# the named one), the schedule's steps as given, a fixed momentum, no
+# preconditioning.  The defaults train the full batch differently (see
+# tests/test_fullbatch.py), so every estimator here names these.
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 # --------------------------------------------------------------------------

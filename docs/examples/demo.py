@@ -24,8 +24,19 @@ from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skgd import DivergenceError, GDClassifier, GDRegressor
+import skgd
+from skgd import DivergenceError, GDClassifier
 from skgd.schedules import InverseTime
+
+# The tutorials' experiments are the textbook iteration theta <- theta - eta
+# grad J(theta): the plain rule, the schedule's steps as given, no
+# preconditioning (the defaults train the full batch faster, see the user
+# guide's "Full-batch training").
+TEXTBOOK = dict(optimizer="sgd", learning_rate="constant", precondition=False)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
 
 SEED = 0
 WIDTH = 78

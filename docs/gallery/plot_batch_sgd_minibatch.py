@@ -26,6 +26,7 @@ common = dict(
     penalty=None,
     optimizer="sgd",
     learning_rate="constant",
+    precondition=False,
     tol=None,
     random_state=0,
 )

@@ -32,7 +32,8 @@ theta_exact = np.linalg.lstsq(Xb, y, rcond=None)[0]
 objective_exact = 0.5 * np.mean((Xb @ theta_exact - y) ** 2)
 
 params = dict(
-    penalty=None, optimizer="sgd", learning_rate="constant", max_iter=500, tol=None
+    penalty=None, optimizer="sgd", learning_rate="constant", precondition=False,
+    max_iter=500, tol=None,
 )
 raw = GDRegressor(**params).fit(X, y)
 scaled = make_pipeline(StandardScaler(), GDRegressor(**params)).fit(X, y)

@@ -34,6 +34,7 @@ search = GridSearchCV(
         GDRegressor(
             optimizer="sgd",
             learning_rate="constant",
+            precondition=False,
             max_iter=30,
             tol=None,
             random_state=0,

@@ -33,6 +33,7 @@ model = GDRegressor(
     penalty="l1",
     optimizer="sgd",
     learning_rate="constant",
+    precondition=False,
     max_iter=3000,
     tol=1e-10,
     warm_start=True,

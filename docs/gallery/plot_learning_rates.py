@@ -27,6 +27,7 @@ def plain_gd(eta0, max_iter=1000):
         penalty=None,
         optimizer="sgd",
         learning_rate="constant",
+        precondition=False,
         eta0=eta0,
         max_iter=max_iter,
         tol=None,

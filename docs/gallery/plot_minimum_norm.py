@@ -34,6 +34,7 @@ def path_from(start, epochs):
         fit_intercept=False,
         optimizer="sgd",
         learning_rate="constant",
+        precondition=False,
         eta0=0.02,
         max_iter=1,
         tol=None,

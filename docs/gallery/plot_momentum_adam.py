@@ -33,7 +33,10 @@ theta_exact = np.linalg.lstsq(Xb, y, rcond=None)[0]
 objective_exact = 0.5 * np.mean((Xb @ theta_exact - y) ** 2)
 
 epochs = 300
-common = dict(penalty=None, learning_rate="constant", max_iter=epochs, tol=None)
+common = dict(
+    penalty=None, learning_rate="constant", precondition=False, max_iter=epochs,
+    tol=None,
+)
 plain = GDRegressor(optimizer="sgd", eta0="auto", **common).fit(X, y)
 step = plain.eta0_  # 1/L, the safe step of plain gradient descent
 print(f"1/L = {step:.4f}")

@@ -32,6 +32,7 @@ gd = GDRegressor(
     batch_size="full",
     optimizer="sgd",
     learning_rate="constant",
+    precondition=False,
     eta0=0.2,
     max_iter=1000,
     tol=None,

@@ -1,0 +1,306 @@
+"""The full-batch driver: its oracle, stopping rule, acceleration, line
+search, preconditioning and adaptive rollback, each against an oracle
+(scikit-learn's solvers at tight tolerance, closed forms, a NumPy
+reference)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+
+from skgd import GDClassifier, GDRegressor
+from skgd._oracle import InMemoryOracle
+from skgd._solver import LOSSES, TARGET_REAL
+
+
+def regression_data(n=80, d=5, seed=0, scales=None):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    if scales is not None:
+        X = X * scales + 3.0
+    y = X @ rng.normal(size=d) + 1.0 + 0.3 * rng.normal(size=n)
+    return X, y
+
+
+def classification_data(n=150, d=4, n_classes=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    logits = X @ rng.normal(size=(d, n_classes))
+    y = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    return X, y
+
+
+# --------------------------------------------------------------------------
+# The in-memory oracle
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_oracle_matches_numpy(sparse, dtype):
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(300, 6))
+    X[X < 0.3] = 0.0
+    Y = rng.normal(size=(300, 2))
+    sw = rng.rand(300)
+    W = rng.normal(size=(2, 7))
+    Xk = sp.csr_matrix(X.astype(dtype)) if sparse else X.astype(dtype)
+    oracle = InMemoryOracle(
+        Xk, Y.astype(dtype), sw.astype(dtype), n_outputs=2,
+        loss_code=LOSSES["squared_error"].code, epsilon=0.1,
+        target_kind=TARGET_REAL,
+    )  # fmt: skip
+    R = X @ W[:, :-1].T + W[:, -1] - Y
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    loss, G = oracle.loss_gradient(W)
+    np.testing.assert_allclose(loss, 0.5 * np.sum(sw[:, None] * R**2), rtol=rtol)
+    np.testing.assert_allclose(G[:, :-1], (sw[:, None] * R).T @ X, rtol=rtol)
+    np.testing.assert_allclose(G[:, -1], (sw[:, None] * R).sum(0), rtol=rtol)
+    assert G.dtype == np.float64
+    loss_only, none = oracle.loss_gradient(W, with_gradient=False)
+    assert none is None
+    np.testing.assert_allclose(loss_only, loss, rtol=rtol)
+    first, second = oracle.column_moments()
+    np.testing.assert_allclose(first, sw @ X, rtol=rtol)
+    np.testing.assert_allclose(second, sw @ X**2, rtol=rtol)
+
+
+# --------------------------------------------------------------------------
+# The defaults reach the optimum
+# --------------------------------------------------------------------------
+
+
+def test_default_regressor_is_ridge_on_diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDRegressor().fit(X, y)
+    exact = Ridge(alpha=1e-4 * X.shape[0]).fit(X, y)
+    err = np.linalg.norm(est.coef_ - exact.coef_) / np.linalg.norm(exact.coef_)
+    assert err <= 1e-4
+    np.testing.assert_allclose(est.intercept_, [exact.intercept_], rtol=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_default_regressor_raw_scales_tight_tol(sparse):
+    X, y = regression_data(scales=np.array([0.1, 1.0, 10.0, 3.0, 0.5]))
+    exact = Ridge(alpha=1e-2 * X.shape[0]).fit(X, y)
+    Xf = sp.csr_matrix(X) if sparse else X
+    est = GDRegressor(alpha=1e-2, tol=1e-9, max_iter=5000).fit(Xf, y)
+    np.testing.assert_allclose(est.coef_, exact.coef_, rtol=1e-7)
+    # b = c - m . w cancels digits when the features sit far from zero.
+    np.testing.assert_allclose(est.intercept_, [exact.intercept_], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_default_classifier_is_logistic_regression(n_classes):
+    X, y = classification_data(n_classes=n_classes)
+    alpha = 1e-2
+    exact = LogisticRegression(C=1.0 / (alpha * X.shape[0]), tol=1e-12,
+                               max_iter=10_000).fit(X, y)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDClassifier(alpha=alpha, tol=1e-8, max_iter=5000).fit(X, y)
+    np.testing.assert_allclose(
+        est.predict_proba(X), exact.predict_proba(X), atol=1e-7
+    )
+
+
+# --------------------------------------------------------------------------
+# Line search
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov"])
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_line_search_never_raises_the_objective(optimizer, penalty):
+    X, y = classification_data(n_classes=3, seed=4)
+    X = X * [1.0, 10.0, 0.1, 3.0] + 2.0
+    est = GDClassifier(
+        optimizer=optimizer, learning_rate="line_search", penalty=penalty,
+        alpha=1e-3, eta0=100.0, precondition=False, tol=None, max_iter=60,
+    ).fit(X, y)  # fmt: skip
+    curve = np.asarray(est.loss_curve_)
+    assert np.all(np.diff(curve) <= 1e-12 * np.abs(curve[1:]))
+    assert curve[-1] < curve[0]
+
+
+def test_line_search_refuses_stochastic_batches():
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="line_search"):
+        GDRegressor(learning_rate="line_search", batch_size=8).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# FISTA: exact zeros of the Lasso and elastic net
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("learning_rate", ["auto", "constant"])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_fista_exact_zeros(l1_ratio, learning_rate):
+    rng = np.random.RandomState(20)
+    X = rng.normal(size=(60, 5)) * [1.0, 5.0, 0.2, 1.0, 2.0]
+    y = X @ [1.5, 0.0, -0.7, 0.05, 0.0] + 0.3 + 0.2 * rng.normal(size=60)
+    exact = ElasticNet(alpha=0.1, l1_ratio=l1_ratio, tol=1e-14, max_iter=100_000)
+    if l1_ratio == 1.0:
+        exact = Lasso(alpha=0.1, tol=1e-14, max_iter=100_000)
+    exact.fit(X, y)
+    assert 0 < np.sum(exact.coef_ == 0) < 5
+    est = GDRegressor(
+        penalty="elasticnet", l1_ratio=l1_ratio, alpha=0.1, tol=1e-10,
+        max_iter=20_000, learning_rate=learning_rate,
+    ).fit(X, y)  # fmt: skip
+    np.testing.assert_allclose(est.coef_, exact.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_array_equal(est.coef_ == 0, exact.coef_ == 0)
+
+
+# --------------------------------------------------------------------------
+# Nesterov: the convex momentum sequence with gradient restart
+# --------------------------------------------------------------------------
+
+
+def fista_reference(X, y, alpha, eta, epochs):
+    """FISTA with the gradient restart of O'Donoghue & Candes on the ridge
+    objective, in NumPy (no preconditioning)."""
+    n, d = X.shape
+    Z = np.hstack([X, np.ones((n, 1))])
+    x = np.zeros(d + 1)
+    yk = x.copy()
+    theta = 1.0
+    restarts = 0
+    curve = []
+    for _ in range(epochs):
+        r = Z @ yk - y
+        curve.append(0.5 * np.mean(r**2) + 0.5 * alpha * yk[:d] @ yk[:d])
+        g = Z.T @ r / n
+        g[:d] += alpha * yk[:d]
+        x_new = yk - eta * g
+        if (yk - x_new) @ (x_new - x) > 0:
+            restarts += 1
+            theta = 1.0
+            y_next = x_new
+        else:
+            theta_next = 0.5 * (1 + np.sqrt(1 + 4 * theta**2))
+            y_next = x_new + (theta - 1) / theta_next * (x_new - x)
+            theta = theta_next
+        x, yk = x_new, y_next
+    return x, curve, restarts
+
+
+def test_nesterov_is_fista_with_restart():
+    X, y = regression_data(seed=3)
+    X[:, 1] = X[:, 0] + 0.05 * X[:, 1]  # ill-conditioned: restarts happen
+    alpha, eta, epochs = 1e-3, 0.2, 200
+    x, curve, restarts = fista_reference(X, y, alpha, eta, epochs)
+    assert restarts > 0
+    est = GDRegressor(
+        optimizer="nesterov", learning_rate="constant", eta0=eta,
+        precondition=False, alpha=alpha, tol=None, max_iter=epochs,
+    ).fit(X, y)  # fmt: skip
+    np.testing.assert_allclose(est.coef_, x[:-1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(est.intercept_, x[-1:], rtol=1e-9)
+    np.testing.assert_allclose(est.loss_curve_, curve, rtol=1e-9)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+def test_momentum_auto_step_beats_plain_gradient_descent(optimizer):
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    exact = Ridge(alpha=1e-4 * X.shape[0]).fit(X, y)
+    best = 0.5 * np.mean((X @ exact.coef_ + exact.intercept_ - y) ** 2)
+    best += 0.5e-4 * exact.coef_ @ exact.coef_
+    params = dict(learning_rate="constant", tol=None, max_iter=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = GDRegressor(optimizer="sgd", **params).fit(X, y)
+        fast = GDRegressor(optimizer=optimizer, **params).fit(X, y)
+    assert fast.loss_curve_[-1] - best <= 0.5 * (plain.loss_curve_[-1] - best)
+
+
+# --------------------------------------------------------------------------
+# Adaptive: a diverging epoch is rolled back
+# --------------------------------------------------------------------------
+
+
+def test_adaptive_rolls_back_a_diverging_step():
+    X, y = regression_data(seed=5)
+    exact = Ridge(alpha=1e-3 * X.shape[0]).fit(X, y)
+    # tol=None: scikit-learn's plateau rule would also divide the step; the
+    # rollback alone must bring eta0=50 (far above 2/L) down to a stable step.
+    est = GDRegressor(
+        optimizer="sgd", learning_rate="adaptive", eta0=50.0, alpha=1e-3,
+        precondition=False, tol=None, max_iter=3000,
+    ).fit(X, y)  # fmt: skip
+    np.testing.assert_allclose(est.coef_, exact.coef_, rtol=1e-9)
+    assert np.all(np.isfinite(est.loss_curve_))
+    # Rolled-back epochs leave the curve where it was: it never rises.
+    assert np.all(np.diff(est.loss_curve_) <= 1e-12 * np.abs(est.loss_curve_[1:]))
+
+
+# --------------------------------------------------------------------------
+# Preconditioning leaves the minimiser where it is
+# --------------------------------------------------------------------------
+
+SMOOTH_REGRESSION = ["squared_error", "huber", "squared_epsilon_insensitive"]
+SMOOTH_CLASSIFICATION = ["log_loss", "squared_hinge", "modified_huber"]
+
+
+def _fit_both(make, X, y, **fit):
+    params = dict(tol=1e-10, max_iter=20_000)
+    a = make(precondition=True, **params).fit(X, y, **fit)
+    b = make(precondition=False, **params).fit(X, y, **fit)
+    return a, b
+
+
+@pytest.mark.parametrize("loss", SMOOTH_REGRESSION)
+@pytest.mark.parametrize("variant", ["dense", "sparse", "float32", "weights",
+                                     "multi_output", "no_intercept"])
+def test_precondition_keeps_the_regression_minimiser(loss, variant):
+    # Scales and offsets that the unpreconditioned run still solves to many
+    # digits within its budget.
+    rng = np.random.RandomState(7)
+    X = rng.normal(size=(60, 4)) * [0.5, 1.0, 2.0, 1.5] + [1.0, -1.0, 0.5, 0.0]
+    y = X @ [2.0, 0.5, 0.1, -1.0] + rng.normal(size=60)
+    fit, kwargs, rtol = {}, {}, 1e-6
+    if variant == "sparse":
+        X[rng.rand(*X.shape) < 0.3] = 0.0
+        X = sp.csr_matrix(X)
+    elif variant == "float32":
+        # float32 resolves the objective to about 1e-7, the minimiser to
+        # the square root of that times the conditioning.
+        X, y, rtol = X.astype(np.float32), y.astype(np.float32), 5e-3
+    elif variant == "weights":
+        fit = {"sample_weight": rng.rand(60) * 3}
+    elif variant == "multi_output":
+        y = np.column_stack([y, -2 * y + 1])
+    elif variant == "no_intercept":
+        kwargs = {"fit_intercept": False}
+
+    def make(**p):
+        return GDRegressor(loss=loss, alpha=1e-2, epsilon=0.5, **kwargs, **p)
+
+    a, b = _fit_both(make, X, y, **fit)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("loss", SMOOTH_CLASSIFICATION)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_precondition_keeps_the_classification_minimiser(loss, n_classes):
+    X, y = classification_data(n_classes=n_classes, seed=8)
+    X = X * [0.5, 1.0, 2.0, 1.5] + 1.0
+
+    def make(**p):
+        return GDClassifier(loss=loss, alpha=1e-2, **p)
+
+    a, b = _fit_both(make, X, y)
+    # Coefficients of order 1: 1e-6 absolute is 1e-6 relative to the model.
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-6)
