@@ -216,7 +216,10 @@ class DivergenceMonitor:
         if scale is None:
             return False
         gross = objective > self.start_objective + GROSS_CLIMB_MARGIN * scale
-        if gross and self.gross_climb_any_length:
+        # The adaptive rules' first steps move every weight by up to about
+        # 30 times eta (RMSprop without bias correction) and may overshoot
+        # far on unscaled data before they settle: they keep the gate.
+        if gross and self.gross_climb_any_length and not self.adaptive:
             return True
         needed = CLIMB_MIN_EPOCHS * self.updates_per_epoch
         if self.adaptive:
