@@ -378,7 +378,9 @@ def solve_full_batch(
     -------
     SolverResult
     """
-    spec = resolve_spec(spec)
+    # Whatever batch_size says, this is the full batch (a batch at least as
+    # large as the data is one).
+    spec = resolve_spec(spec, True)
     if not oracle.weight_sum > 0.0:
         raise ValueError(
             "The sample weights of the training rows sum to zero; give at "

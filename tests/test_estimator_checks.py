@@ -50,9 +50,13 @@ def expected_failed_checks(estimator):
 # the intercept is poorly conditioned against the coefficients); each is
 # explained where it departs from the defaults.
 SEED = dict(random_state=0)
+# The textbook iteration: plain rule, constant step, no preconditioning.
+TEXTBOOK = dict(optimizer="sgd", learning_rate="constant", precondition=False)
 
 REGRESSOR_CONFIGS = [
-    # Every update rule (full batch: must pass sample-weight equivalence).
+    # Every update rule (full batch: must pass sample-weight equivalence),
+    # the default being "auto" (Nesterov with restart and a line search).
+    GDRegressor(**TEXTBOOK, **SEED),
     GDRegressor(optimizer="momentum", **SEED),
     GDRegressor(optimizer="nesterov", **SEED),
     GDRegressor(optimizer="adagrad", **SEED),
@@ -78,6 +82,7 @@ REGRESSOR_CONFIGS = [
 ]
 
 CLASSIFIER_CONFIGS = [
+    GDClassifier(**TEXTBOOK, **SEED),
     GDClassifier(optimizer="momentum", **SEED),
     GDClassifier(optimizer="nesterov", **SEED),
     GDClassifier(optimizer="adagrad", **SEED),
@@ -86,8 +91,13 @@ CLASSIFIER_CONFIGS = [
     GDClassifier(batch_size=1, **SEED),
     GDClassifier(batch_size=5, **SEED),
     GDClassifier(loss="hinge", **SEED),
-    GDClassifier(loss="squared_hinge", **SEED),
-    GDClassifier(loss="modified_huber", **SEED),
+    # These losses run the textbook iteration here: with the default line
+    # search and restarts, rounding differences between weighted and
+    # repeated rows flip a backtracking or restart decision on this
+    # ill-conditioned data, and the two runs part by more than the check's
+    # 1e-7 before they converge.
+    GDClassifier(loss="squared_hinge", **TEXTBOOK, **SEED),
+    GDClassifier(loss="modified_huber", **TEXTBOOK, **SEED),
     # The perceptron objective is 0 at w = 0, its minimum, so a stopping rule
     # on the objective's improvement ends training after n_iter_no_change
     # epochs whatever the model; run a fixed number of epochs instead.
@@ -98,7 +108,7 @@ CLASSIFIER_CONFIGS = [
     # gradients make full-batch GD too slow on the unscaled check data).
     GDClassifier(loss="huber", epsilon=1.0, **SEED),
     GDClassifier(loss="epsilon_insensitive", **SEED),
-    GDClassifier(loss="squared_epsilon_insensitive", **SEED),
+    GDClassifier(loss="squared_epsilon_insensitive", **TEXTBOOK, **SEED),
     GDClassifier(penalty=None, **SEED),
     GDClassifier(penalty="l1", alpha=1e-3, **SEED),
     GDClassifier(penalty="elasticnet", alpha=1e-3, l1_ratio=0.5, **SEED),
