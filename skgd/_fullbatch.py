@@ -561,9 +561,9 @@ def solve_full_batch(
                     break
                 if np.isfinite(f_new) and f_new <= bound + slack * abs(f_y):
                     # Only rounding tells the step from a good one: take it,
-                    # but do not let a step that is too large through again
-                    # (it would keep the iterates oscillating at the level
-                    # the objective cannot resolve).
+                    # but try a smaller one next (a step let through this
+                    # way and then grown keeps the iterates oscillating at
+                    # the level the objective cannot resolve).
                     within_rounding = True
                     break
                 eta *= LINE_SEARCH_SHRINK
@@ -572,7 +572,9 @@ def solve_full_batch(
                 reason = "step" if np.isfinite(f_new) else "data_scale"
                 raise monitor._error(epoch, eta, f_new, reason)
             if within_rounding:
-                state.eta = eta * LINE_SEARCH_SHRINK
+                # Never below a tiny share of the first step: a long run at
+                # the arithmetic's limit would otherwise shrink it to zero.
+                state.eta = max(eta * LINE_SEARCH_SHRINK, 1e-12 * eta0)
             elif first_try:
                 state.eta = eta * LINE_SEARCH_GROW
             else:

@@ -31,13 +31,28 @@ from sklearn.linear_model import (
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 
-from skgd import GDClassifier, GDRegressor
+import skgd
 from skgd.exceptions import DivergenceError
 from skgd.schedules import InverseTime
 
 # Full-batch GD with the automatic step 1/L converges linearly; on the
 # well-conditioned data below this many iterations reach machine precision.
 MAX_ITER = 2000
+
+# These oracles check the textbook iteration (plain rule, constant step,
+# no preconditioning) against closed forms and scikit-learn; the defaults
+# are checked against the same solvers in tests/test_fullbatch.py.
+TEXTBOOK = dict(
+    optimizer="sgd", learning_rate="constant", momentum=0.9, precondition=False
+)
+
+
+def GDRegressor(**params):
+    return skgd.GDRegressor(**{**TEXTBOOK, **params})
+
+
+def GDClassifier(**params):
+    return skgd.GDClassifier(**{**TEXTBOOK, **params})
 
 
 # --------------------------------------------------------------------------
