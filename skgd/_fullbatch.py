@@ -404,6 +404,7 @@ def solve_full_batch(
         )
     momentum = 0.9 if spec.momentum == "auto" else float(spec.momentum)
     optimizer_code = OPTIMIZERS[spec.optimizer].code
+    decoupled_decay = spec.optimizer == "adamw"
 
     # The first step: the user's eta0, or the automatic one.  A line search
     # starts from a cheap optimistic guess and corrects it by backtracking;
@@ -502,6 +503,9 @@ def solve_full_batch(
         reference=state.reference,
         updates_per_epoch=1,
         adaptive=spec.optimizer in ADAPTIVE_OPTIMIZERS,
+        # partial_fit (one epoch per call) keeps the epoch gate for gross
+        # climbs, as the epoch loop does (see skgd._solver.solve).
+        gross_climb_any_length=max_epochs is None,
     )
     slack = LINE_SEARCH_ROUNDING
     adaptive = spec.learning_rate == "adaptive"
@@ -596,8 +600,18 @@ def solve_full_batch(
                 x_new = problem.prox_step(y, g_y, eta)
             else:
                 x_new = np.array(y, order="C")
+                g_rule = g_y
+                if decoupled_decay and problem.l2 > 0.0:
+                    # AdamW: the L2 term decays the weights by the factor
+                    # plain SGD uses, and the moments see the data
+                    # gradient alone (in z the term's curvature is
+                    # l2 / s_j**2).
+                    decay = problem.l2 / coords.scale**2
+                    g_rule = g_y.copy()
+                    g_rule[:, :-1] -= decay * y[:, :-1]
+                    x_new[:, :-1] *= 1.0 - eta * decay
                 _kernel.optimizer_update(
-                    x_new, g_y, S1, S2, optimizer_code, eta, momentum,
+                    x_new, g_rule, S1, S2, optimizer_code, eta, momentum,
                     spec.beta_1, spec.beta_2, state.t, problem.l1_thresholds,
                     fit_intercept,
                 )  # fmt: skip

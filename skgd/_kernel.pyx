@@ -1704,7 +1704,7 @@ def optimizer_update(
     cdef bint l1 = l1_thresholds.shape[0] > 0
     if G.shape[0] != K or S1.shape[0] != K or S2.shape[0] != K:
         raise ValueError("G, S1 and S2 must have the shape of W")
-    if optimizer == OPT_ADAM:
+    if optimizer == OPT_ADAM or optimizer == OPT_ADAMW:
         bias1 = 1.0 - pow(beta1, <double>(t + 1))
         bias2 = 1.0 - pow(beta2, <double>(t + 1))
     with nogil:

@@ -134,13 +134,24 @@ def test_auto_step_follows_the_formula(name):
     x, y, L, _ = _quadratic()
     rule = OPTIMIZERS[name]
     model = GDRegressor(
-        optimizer=name, penalty=None, fit_intercept=False, max_iter=1, tol=None
+        optimizer=name,
+        penalty=None,
+        fit_intercept=False,
+        max_iter=1,
+        tol=None,
+        learning_rate="constant",
+        momentum=0.9,
+        precondition=False,
     ).fit(x, y)
-    expected = rule.auto_step(L, rule.hyper(model))
-    assert_allclose(model.eta0_, expected, rtol=1e-6)
-    if not rule.per_coordinate:
-        # Every rule that follows the curvature scales as 1 / L.
-        assert_allclose(expected * L, rule.auto_step(1.0, rule.hyper(model)))
+    formula = rule.auto_step(L, rule.hyper(model))
+    if rule.per_coordinate:
+        assert_allclose(model.eta0_, formula, rtol=1e-6)
+    else:
+        # Every rule that follows the curvature scales as 1 / L; on the full
+        # batch each of them is stable at 1 / L itself, which the full-batch
+        # driver takes (the registry's formula serves stochastic batches).
+        assert_allclose(formula * L, rule.auto_step(1.0, rule.hyper(model)))
+        assert_allclose(model.eta0_, 1.0 / L, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +162,16 @@ def test_largest_stable_step_is_the_threshold(name):
     below the rule's largest stable step and diverges just above it."""
     x, y, L, exact = _quadratic()
     rule = OPTIMIZERS[name]
-    params = dict(optimizer=name, penalty=None, fit_intercept=False, tol=None)
+    # The textbook iteration with a fixed step (and a fixed momentum).
+    params = dict(
+        optimizer=name,
+        penalty=None,
+        fit_intercept=False,
+        tol=None,
+        learning_rate="constant",
+        momentum=0.9,
+        precondition=False,
+    )
     stable = rule.stable_step(L, rule.hyper(GDRegressor(**params)))
     below = GDRegressor(eta0=0.9 * stable, max_iter=600, **params).fit(x, y)
     assert_allclose(below.coef_, [exact], rtol=1e-6)
@@ -169,8 +189,14 @@ def test_largest_stable_step_is_the_threshold(name):
 def test_parameter_checks_accept_exactly_the_entries(kind):
     constraints = ESTIMATORS[kind]._parameter_constraints
     assert constraints["loss"][0].options == set(estimator_losses(kind))
-    assert constraints["optimizer"][0].options == set(OPTIMIZERS)
-    assert constraints["learning_rate"][0].options == set(SCHEDULES)
+    # "auto" chooses among the rules; "line_search" searches the step
+    # instead of scheduling it (full batch only).
+    assert constraints["optimizer"][0].options == {*OPTIMIZERS, "auto"}
+    assert constraints["learning_rate"][0].options == {
+        *SCHEDULES,
+        "auto",
+        "line_search",
+    }
     for name in OPTIMIZER_PARAMETERS:
         assert constraints[name] is OPTIMIZER_PARAMETERS[name].constraints
 
@@ -203,13 +229,16 @@ def test_docstring_lists_every_entry(kind):
     params = {p.name: p for p in doc["Parameters"]}
     for name in ("loss", "optimizer"):
         listed = set(re.findall(r'"(\w+)"', params[name].type.split("default")[0]))
-        expected = set(estimator_losses(kind)) if name == "loss" else set(OPTIMIZERS)
+        expected = (
+            set(estimator_losses(kind)) if name == "loss" else {*OPTIMIZERS, "auto"}
+        )
         assert listed == expected
     description = "\n".join(params["optimizer"].desc)
     for rule in OPTIMIZERS.values():
         assert f'``"{rule.name}"``: {rule.summary}' in description
     for name, hyper in OPTIMIZER_PARAMETERS.items():
-        assert params[name].type == f"float, default={hyper.default!r}"
+        kind_of_value = "float" if hyper.auto is None else 'float or "auto"'
+        assert params[name].type == f"{kind_of_value}, default={hyper.default!r}"
         assert " ".join(params[name].desc) == hyper.doc
     assert "%(" not in ESTIMATORS[kind].__doc__
 
@@ -250,4 +279,4 @@ def test_user_guide_schedule_table_lists_every_string_schedule():
 def test_readme_parameter_table_lists_every_rule():
     lines = README.read_text().splitlines()
     row = next(line for line in lines if line.startswith("| `optimizer`"))
-    assert set(re.findall(r'`"(\w+)"`', row.split("|")[3])) == set(OPTIMIZERS)
+    assert set(re.findall(r'`"(\w+)"`', row.split("|")[3])) == {*OPTIMIZERS, "auto"}
