@@ -378,7 +378,9 @@ def solve_full_batch(
     -------
     SolverResult
     """
-    spec = resolve_spec(spec)
+    # The driver is the full batch whatever batch_size says (an integer as
+    # large as the data is the full batch too).
+    spec = resolve_spec(spec, full_batch=True)
     if not oracle.weight_sum > 0.0:
         raise ValueError(
             "The sample weights of the training rows sum to zero; give at "
