@@ -44,6 +44,7 @@ from skgd._solver import (
     penalty_value,
     prepare_l1_record,
     resolve_eta0,
+    resolve_spec,
 )
 from skgd._validation import check_csr
 from skgd.exceptions import DivergenceError
@@ -462,6 +463,9 @@ def stream_fit(estimator, data, state, spec, *, max_epochs=None, warn_convergenc
     import dask
     from sklearn.exceptions import ConvergenceWarning
 
+    # The "auto" choices of stochastic batches (plain steps, constant
+    # schedule, momentum 0.9).
+    spec = resolve_spec(spec, full_batch=False)
     epochs = spec.max_iter if max_epochs is None else max_epochs
     average_start = _average_start(spec.average)
     train = dask.delayed(_train_chunk, pure=False)
@@ -599,7 +603,8 @@ def fit_dask(
             meta, n_outputs, coef_init, intercept_init, shuffle_seed
         )
     max_epochs = 1 if incremental else None
-    if spec.batch_size == "full":
+    # A batch as large as the data is the full batch, as in memory.
+    if spec.batch_size == "full" or int(spec.batch_size) >= data.n_samples:
         result = full_batch_fit(
             estimator, data, state, spec, max_epochs=max_epochs,
             warn_convergence=not incremental,
@@ -617,10 +622,26 @@ def fit_dask(
 
 
 def full_batch_fit(estimator, data, state, spec, *, max_epochs, warn_convergence):
-    raise NotImplementedError(
-        "batch_size='full' is not available yet on Dask input. Use an integer "
-        "batch_size (the chunks then stream through the cluster), or compute "
-        "the data into memory yourself if it fits."
+    """Full-batch training: the in-memory driver on the map-reduce oracle.
+
+    Every question the driver asks (loss and gradient, Gram products for
+    ``eta0="auto"``, column moments for preconditioning and for its
+    divergence check) is answered by :class:`DaskOracle`, so the iterates
+    are those of the in-memory fit; only the order in which the chunks'
+    float64 sums are added differs.
+    """
+    from skgd._fullbatch import solve_full_batch
+
+    spec = resolve_spec(spec, full_batch=True)
+    oracle = DaskOracle.from_training_data(
+        estimator, data, spec, n_outputs=state.W.shape[0]
+    )
+    return solve_full_batch(
+        oracle,
+        state,
+        spec,
+        max_epochs=max_epochs,
+        warn_convergence=warn_convergence,
     )
 
 

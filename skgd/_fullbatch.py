@@ -378,9 +378,9 @@ def solve_full_batch(
     -------
     SolverResult
     """
-    # Whatever batch_size says, this is the full batch (a batch at least as
-    # large as the data is one).
-    spec = resolve_spec(spec, True)
+    # The driver is the full batch whatever batch_size says (an integer as
+    # large as the data is the full batch too).
+    spec = resolve_spec(spec, full_batch=True)
     if not oracle.weight_sum > 0.0:
         raise ValueError(
             "The sample weights of the training rows sum to zero; give at "

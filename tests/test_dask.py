@@ -303,10 +303,128 @@ def test_bad_dask_input_errors_and_keeps_the_model(client):
     assert_array_equal(model.coef_, coef)
 
 
-def test_full_batch_on_dask_never_pulls_the_data(client):
-    X, y = regression(n=400)
-    with pytest.raises(NotImplementedError, match="batch_size"):
-        GDRegressor().fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+def _full_batch_problem(case):
+    """In-memory data, its Dask counterpart in chunks of 400 rows (the last
+    one shorter), the estimator class and sample weights."""
+    rng = np.random.RandomState(4)
+    weights = rng.uniform(0.2, 2.0, 1500)
+    if case == "regressor":
+        X, y = regression(n=1500)
+        estimator = GDRegressor
+    else:
+        X, y = classification(n=1500, n_classes=3 if case == "multinomial" else 2)
+        estimator = GDClassifier
+    if case == "float32":
+        X = X.astype(np.float32)
+    dX = da.from_array(X, chunks=400)
+    if case == "csr":
+        X[rng.rand(*X.shape) < 0.6] = 0.0
+        dX = da.from_array(X, chunks=400).map_blocks(
+            sp.csr_matrix, dtype=X.dtype, meta=sp.csr_matrix((0, 0))
+        )
+        X = sp.csr_matrix(X)
+    dy = da.from_array(y, chunks=400)
+    dw = da.from_array(weights, chunks=400)
+    return estimator, (X, y, weights), (dX, dy, dw)
+
+
+def _assert_same_fit(on_dask, in_memory, rtol):
+    # The same driver asks the same questions of the data; only the order
+    # of the float64 additions of the chunks' sums differs, so the iterates
+    # agree to rounding, not bitwise.
+    assert on_dask.coef_.dtype == in_memory.coef_.dtype
+    scale = np.abs(in_memory.coef_).max()
+    assert_allclose(on_dask.coef_, in_memory.coef_, rtol=rtol, atol=rtol * scale)
+    assert_allclose(
+        on_dask.intercept_, in_memory.intercept_, rtol=rtol, atol=rtol * scale
+    )
+    if on_dask.coef_.dtype == np.float32:
+        # float32 iterates reach the arithmetic's floor after a number of
+        # epochs that rounding decides: compare the epochs both ran.
+        n = min(on_dask.n_iter_, in_memory.n_iter_)
+        assert abs(on_dask.n_iter_ - in_memory.n_iter_) <= 5
+        assert_allclose(on_dask.loss_curve_[:n], in_memory.loss_curve_[:n], rtol=rtol)
+        return
+    assert on_dask.n_iter_ == in_memory.n_iter_
+    assert on_dask.t_ == in_memory.t_
+    assert on_dask.eta0_ == pytest.approx(in_memory.eta0_, rel=rtol)
+    assert_allclose(on_dask.loss_curve_, in_memory.loss_curve_, rtol=rtol)
+
+
+@pytest.mark.parametrize(
+    "case", ["regressor", "binary", "multinomial", "float32", "csr"]
+)
+def test_default_full_batch_on_dask_equals_in_memory(client, case):
+    # Defaults: preconditioning, Nesterov with restart, line search, the
+    # gradient-mapping stopping rule.
+    estimator, (X, y, w), (dX, dy, dw) = _full_batch_problem(case)
+    in_memory = estimator(random_state=0).fit(X, y, sample_weight=w)
+    on_dask = estimator(random_state=0).fit(dX, dy, sample_weight=dw)
+    # float32 models keep float32 iterates: equal to float32's precision.
+    _assert_same_fit(on_dask, in_memory, 1e-5 if case == "float32" else 1e-10)
+    assert in_memory.n_iter_ < in_memory.max_iter  # converged, not cut off
+
+
+FULL_BATCH_RULES = {
+    # The textbook iteration: plain steps of 1/L on the raw features (the
+    # power iteration on the cluster), a fixed number of epochs.
+    "textbook": dict(
+        optimizer="sgd", learning_rate="constant", precondition=False,
+        max_iter=40, tol=None,
+    ),
+    # Plain steps with the backtracking search, preconditioned.
+    "line_search": dict(optimizer="sgd", learning_rate="line_search"),
+    # The kernel's per-coordinate rules on the full batch.
+    "adam": dict(optimizer="adam", max_iter=30, tol=None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("rule", list(FULL_BATCH_RULES))
+@pytest.mark.parametrize("case", ["regressor", "multinomial"])
+def test_full_batch_rules_on_dask_equal_in_memory(client, case, rule):
+    estimator, (X, y, w), (dX, dy, dw) = _full_batch_problem(case)
+    params = dict(FULL_BATCH_RULES[rule], random_state=0)
+    in_memory = estimator(**params).fit(X, y, sample_weight=w)
+    on_dask = estimator(**params).fit(dX, dy, sample_weight=dw)
+    _assert_same_fit(on_dask, in_memory, 1e-10)
+
+
+def test_full_batch_partial_fit_and_warm_start_on_dask(client):
+    # One full-batch epoch per partial_fit call, resumed from the kept
+    # state (momentum sequence, last accepted step), as in memory.
+    estimator, (X, y, w), (dX, dy, dw) = _full_batch_problem("binary")
+    in_memory = estimator(random_state=0)
+    on_dask = estimator(random_state=0)
+    for _ in range(3):
+        in_memory.partial_fit(X, y, sample_weight=w, classes=[0, 1])
+        on_dask.partial_fit(dX, dy, sample_weight=dw, classes=[0, 1])
+    _assert_same_fit(on_dask, in_memory, 1e-10)
+    assert on_dask.n_iter_ == 3
+
+
+def test_batch_as_large_as_the_data_is_the_full_batch_on_dask(client):
+    estimator, (X, y, w), (dX, dy, dw) = _full_batch_problem("regressor")
+    full = estimator(random_state=0).fit(X, y, sample_weight=w)
+    on_dask = estimator(batch_size=X.shape[0], random_state=0).fit(
+        dX, dy, sample_weight=dw
+    )
+    _assert_same_fit(on_dask, full, 1e-10)
+
+
+def test_streamed_defaults_on_dask(client):
+    # optimizer, learning_rate and momentum "auto" resolve to the
+    # stochastic choices (plain constant steps) when chunks stream.
+    X, y = regression(n=2000)
+    params = dict(batch_size=32, shuffle=False, max_iter=1, tol=None)
+    streamed = GDRegressor(**params).fit(
+        da.from_array(X, chunks=500), da.from_array(y, chunks=500)
+    )
+    reference = GDRegressor(
+        optimizer="sgd", learning_rate="constant", momentum=0.9, **params
+    )
+    for Xc, yc in zip(chunks_of(X, 500), chunks_of(y, 500)):
+        reference.partial_fit(Xc, yc)
+    assert_allclose(streamed.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
 
 
 # ----------------------------------------------------------------------

@@ -137,6 +137,16 @@ def test_line_search_refuses_stochastic_batches():
         GDRegressor(learning_rate="line_search", batch_size=8).fit(X, y)
 
 
+def test_batch_as_large_as_the_data_is_the_full_batch():
+    # An integer batch_size covering every row takes the full-batch path,
+    # defaults (line search) included: the same iterates as "full".
+    X, y = regression_data()
+    full = GDRegressor().fit(X, y)
+    whole = GDRegressor(batch_size=X.shape[0]).fit(X, y)
+    np.testing.assert_array_equal(whole.coef_, full.coef_)
+    assert whole.n_iter_ == full.n_iter_
+
+
 # --------------------------------------------------------------------------
 # FISTA: exact zeros of the Lasso and elastic net
 # --------------------------------------------------------------------------
