@@ -586,8 +586,11 @@ def test_dask_oracle_equals_in_memory_oracle(client, case):
 
     loss_a, grad_a = in_memory.loss_gradient(W)
     loss_b, grad_b = on_cluster.loss_gradient(W)
+    # The kernel sums a float32 gradient in float32 (as the epochs do), so
+    # chunk sums and one pass over all rows differ by float32 rounding.
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
     assert loss_b == pytest.approx(loss_a, rel=1e-12)
-    assert_allclose(grad_b, grad_a, rtol=1e-12, atol=1e-12 * np.abs(grad_a).max())
+    assert_allclose(grad_b, grad_a, rtol=rtol, atol=rtol * np.abs(grad_a).max())
     assert on_cluster.loss_gradient(W, with_gradient=False)[1] is None
     v = rng.randn(d + 1)
     for fit_intercept in (True, False):
