@@ -667,6 +667,16 @@ def _call(oracle, name, args):
     return getattr(oracle, name)(*args)
 
 
+def _extrapolated_chunk(oracle, W, base_pass, beta):
+    base = None if base_pass is None else base_pass[3]
+    return oracle.extrapolated_pass(W, base, beta)
+
+
+def _pass_sums(result):
+    """The sums of a chunk's extrapolated pass (its predictions stay)."""
+    return result[:3]
+
+
 def _add(a, b):
     """Sum of two oracle answers: floats, arrays or tuples of them."""
     if isinstance(a, tuple):
@@ -752,6 +762,48 @@ class DaskOracle(GradientOracle):
         W = np.ascontiguousarray(W, dtype=self.dtype)
         loss_sum, G = self._reduce("loss_gradient", W, with_gradient)
         return float(loss_sum), G
+
+    def extrapolated_loss_gradient(self, W, beta, W_base):
+        """The in-memory oracle's extrapolated form on every chunk: each
+        chunk keeps its rows' predictions on its worker (the results of the
+        last two models stay persisted there), so every trial is one
+        map-reduce over the chunks, with the same sums as in memory."""
+        import dask
+
+        W = np.ascontiguousarray(W, dtype=self.dtype)
+        bases = [None] * len(self.oracles)
+        if beta != 0.0:
+            bases = self._passes_at(np.ascontiguousarray(W_base, dtype=self.dtype))
+        passes = self._run_passes(W, bases, beta)
+        sums = dask.delayed(_pass_sums, pure=True)
+        (total,) = dask.compute(_tree_sum([sums(p) for p in passes]))
+        loss_W, loss_Y, G = total
+        return float(loss_W), float(loss_Y), G
+
+    def _run_passes(self, W, bases, beta):
+        import dask
+
+        run = dask.delayed(_extrapolated_chunk, pure=True)
+        passes = list(
+            dask.persist(*[
+                run(oracle, W, base, beta)
+                for oracle, base in zip(self.oracles, bases)
+            ])
+        )  # fmt: skip
+        # Keep the predictions of the last two models (the base of the next
+        # trial is the last accepted one); older ones are released.
+        if not hasattr(self, "_kept_passes"):
+            self._kept_passes = []
+        self._kept_passes = [
+            kept for kept in self._kept_passes if kept[0] != W.tobytes()
+        ][-1:] + [(W.tobytes(), passes)]
+        return passes
+
+    def _passes_at(self, W):
+        for key, passes in getattr(self, "_kept_passes", []):
+            if key == W.tobytes():
+                return passes
+        return self._run_passes(W, [None] * len(self.oracles), 0.0)
 
     def gram_matvec(self, v, fit_intercept):
         return self._reduce(

@@ -37,7 +37,7 @@ estimated distance to the optimum, ``||G|| / mu``, falls below ``tol``
 times the size of the model ``||z||``, where ``G`` is the proximal gradient
 mapping at the current point (the gradient without L1) and ``mu`` the
 smallest curvature the iterates met along their steps (secants of the
-gradient), with a safety factor of 10.  Near the optimum ``||G|| / mu``
+gradient), with a safety factor of 3.  Near the optimum ``||G|| / mu``
 estimates the distance to it, so ``tol=1e-4`` asks for coefficients to
 about 1e-4 relative (in the standardized coordinates), whatever the data's
 scale.  Once the gradient is near the precision of X's dtype and the
@@ -80,6 +80,9 @@ LINE_SEARCH_SHRINK = 0.5
 LINE_SEARCH_GROW = 2.0
 # Below this many halvings without success the trouble is not the step.
 LINE_SEARCH_MAX_BACKTRACKS = 60
+# Refusals after which an extrapolated point's objective, combined from two
+# models' predictions, is evaluated again from the data.
+LINE_SEARCH_RECHECK = 3
 # Relative slack of the sufficient-decrease test: near the optimum the
 # objective's change is at the level of its rounding error, and a test that
 # demands an exact decrease there would shrink the step for nothing.
@@ -87,7 +90,7 @@ LINE_SEARCH_ROUNDING = 64 * np.finfo(np.float64).eps
 # The secant curvatures see the directions the iterates moved along, not
 # the flattest one of all: the distance they give can fall short of the
 # true one by a few times, which this factor covers.
-DISTANCE_SAFETY = 10.0
+DISTANCE_SAFETY = 3.0
 # The arithmetic's floor: once the gradient mapping is below the square
 # root of X's dtype's rounding unit times its size at the start, and the
 # objective has not gone down by more than its own rounding for this many
@@ -197,17 +200,43 @@ class _Problem:
         W = self.coords.to_W(z, self.dtype)
         loss_sum, G = self.oracle.loss_gradient(W, with_gradient)
         self.passes += 1
+        return self._smooth_part(loss_sum, G, W) + (W,)
+
+    def smooth_extrapolated(self, x_new, beta, x, W_x):
+        """The smooth part at the trial point ``x_new`` and, from the same
+        read of the data, its value and gradient at the next extrapolated
+        point ``y = x_new + beta (x_new - x)`` (``W_x`` is ``x`` in X's
+        dtype): ``(f_new, W_new, y, f_y, g_y, W_y)``.  The change of
+        variables is linear, so ``y``'s model is the same combination of
+        the models of ``x_new`` and ``x``."""
+        W_new = self.coords.to_W(x_new, self.dtype)
+        if beta == 0.0:
+            y, W_y = x_new, W_new
+        else:
+            y = x_new + beta * (x_new - x)
+            W_y = self.coords.to_W(y, self.dtype)
+        loss_new, loss_y, G = self.oracle.extrapolated_loss_gradient(
+            W_new, beta, W_x
+        )
+        self.passes += 1
+        f_new, _ = self._smooth_part(loss_new, None, W_new)
+        f_y, g_y = self._smooth_part(loss_y, G, W_y)
+        return f_new, W_new, y, f_y, g_y, W_y
+
+    def _smooth_part(self, loss_sum, G, W):
+        """(f, g) from the oracle's loss sum and gradient sum at W (g None
+        without G)."""
         ws = self.oracle.weight_sum
         coef = W[:, :-1].astype(np.float64, copy=False)
         f = loss_sum / ws
         if self.l2 > 0.0:
             f += 0.5 * self.l2 * float(np.sum(coef * coef))
-        if not with_gradient:
-            return f, None, W
+        if G is None:
+            return f, None
         g = self.coords.gradient(G, ws)
         if self.l2 > 0.0:
             g[:, :-1] += self.l2 * coef / self.coords.scale
-        return f, g, W
+        return f, g
 
     def nonsmooth(self, z):
         if self.l1 == 0.0:
@@ -464,6 +493,8 @@ def solve_full_batch(
     cache = {}
 
     def objective_at(W):
+        if cache.get("key") == W.tobytes():
+            return cache["value"]
         loss_sum, _ = oracle.loss_gradient(W, False)
         value = loss_sum / oracle.weight_sum + _penalty(W, spec)
         cache["key"], cache["value"] = W.tobytes(), value
@@ -507,7 +538,11 @@ def solve_full_batch(
         # climbs, as the epoch loop does (see skgd._solver.solve).
         gross_climb_any_length=max_epochs is None,
     )
-    slack = LINE_SEARCH_ROUNDING
+    # The predictions, hence the objective, are computed in X's dtype: its
+    # rounding unit is the level below which two values cannot be told
+    # apart (the extrapolated point's predictions are combined from two
+    # models' and the trial's computed directly, so they round differently).
+    slack = max(LINE_SEARCH_ROUNDING, 4 * float(np.finfo(dtype).eps))
     adaptive = spec.learning_rate == "adaptive"
     # "adaptive" keeps scikit-learn's plateau rule on the objective (or the
     # validation score), which is what divides its step.  So do AdaGrad,
@@ -520,6 +555,8 @@ def solve_full_batch(
     )
     stopping = _Stopping(spec, gradient_stopping, dtype)
     theta = state.theta if accelerated else 1.0
+    # Whether f(y), g(y) came from combined predictions (see the search).
+    y_combined = False
 
     epochs = spec.max_iter if max_epochs is None else max_epochs
     loss_curve, validation_scores = [], []
@@ -552,10 +589,33 @@ def solve_full_batch(
             eta = state.eta
             first_try = True
             within_rounding = False
-            for _ in range(LINE_SEARCH_MAX_BACKTRACKS):
+            for trial in range(LINE_SEARCH_MAX_BACKTRACKS):
+                if trial == LINE_SEARCH_RECHECK and y_combined:
+                    # f(y) came from predictions combined from two models,
+                    # the trials' from the data: at the objective's
+                    # rounding floor the two roundings alone can refuse
+                    # every step.  Evaluate y directly once and go on.
+                    f_y, g_y, W_y = problem.smooth(y)
+                    y_combined = False
                 x_new = problem.prox_step(y, g_y, eta)
                 d = x_new - y
-                f_new, g_new, W_new = problem.smooth(x_new, with_gradient=plain)
+                if accelerated:
+                    # The momentum of the next epoch depends on x_new only
+                    # (gradient restart), so the read of the data that tests
+                    # the trial also gives the gradient at the next
+                    # extrapolated point: one read per trial, not two.
+                    restart = float(np.vdot(y - x_new, x_new - x)) > 0.0
+                    if restart:
+                        theta_next, beta = 1.0, 0.0
+                    else:
+                        theta_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * theta * theta))
+                        beta = (theta - 1.0) / theta_next
+                    f_new, W_new, y_next, f_next, g_next, W_next = (
+                        problem.smooth_extrapolated(x_new, beta, x, W_x)
+                    )
+                    next_combined = beta != 0.0
+                else:
+                    f_new, g_new, W_new = problem.smooth(x_new, with_gradient=plain)
                 bound = (
                     f_y
                     + float(np.vdot(g_y, d))
@@ -626,13 +686,21 @@ def solve_full_batch(
         )  # fmt: skip
 
         # Momentum for the next epoch.
-        if accelerated:
-            restart = float(np.vdot(y - x_new, x_new - x)) > 0.0
-            if line_search and F_new > F_x + LINE_SEARCH_ROUNDING * abs(F_x):
+        if accelerated and line_search:
+            # Decided with the trial (above), which also evaluated the next
+            # point, unless the objective went up.
+            theta = theta_next
+            if F_new > F_x + LINE_SEARCH_ROUNDING * abs(F_x):
                 # Function restart keeps the objective non-increasing: the
                 # step from the extrapolated point went up, so stay at x and
                 # take a plain step from there next epoch.
-                x_new, F_new, restart = x, F_x, True
+                x_new, F_new, theta = x, F_x, 1.0
+                y_next, W_new = x, W_x
+                f_next, g_next, W_next = problem.smooth(x)
+                next_combined = False
+            y_combined = next_combined
+        elif accelerated:
+            restart = float(np.vdot(y - x_new, x_new - x)) > 0.0
             if restart:
                 theta = 1.0
                 y_next = x_new
@@ -647,7 +715,7 @@ def solve_full_batch(
         if line_search and plain:
             # The search already evaluated the gradient at the new point.
             f_next, g_next, W_next = f_new, g_new, W_new
-        else:
+        elif not (line_search and accelerated):
             f_next, g_next, W_next = problem.smooth(y_next)
         F_next = f_next + problem.nonsmooth(y_next)
 
@@ -669,7 +737,10 @@ def solve_full_batch(
         stopping.secant(y, g_y, y_next, g_next)
         state.t += 1
         x = x_new
-        W_x = W_next if y_next is x_new else coords.to_W(x, dtype)
+        if line_search and accelerated:
+            W_x = W_new
+        else:
+            W_x = W_next if y_next is x_new else coords.to_W(x, dtype)
         if average_start >= 0 and state.t > average_start:
             W_avg += (W_x - W_avg) / (state.t - average_start)
         if not accelerated:
@@ -739,6 +810,11 @@ def solve_full_batch(
         state.S1[...] = S1
         state.S2[...] = S2
     W_out = best_W if best_W is not None else published()
+    if epoch > 0 and np.isfinite(F_x) and (line_search or not accelerated):
+        # The objective at the final iterate is known (the accepted step's,
+        # or the last gradient point's): the final check need not read the
+        # data again for it.
+        cache["key"], cache["value"] = state.W.tobytes(), F_x
     if epoch > 0:
         monitor.check_final(epoch, eta, state.W, W_out, state.t - t_start)
     if best_W is not None:

@@ -465,13 +465,22 @@ cdef double accumulate_rows(
     Py_ssize_t start, Py_ssize_t stop, double scale,
     const floating* W, int K, int loss, double epsilon,
     floating* G, double* P, double* Dv,
+    double* M_new, const double* M_base, double beta, double* loss_new,
 ) noexcept nogil:
     """Add the gradient of rows order[start:stop] at W into G (K, D) and
     return their sample-weighted loss sum: each row is read once for the
-    predictions of every output and the gradient of every output."""
+    predictions of every output and the gradient of every output.
+
+    Extrapolated form (M_new not NULL; the accelerated line search): the
+    predictions at W are written to M_new (row i at M_new[i K]) and their
+    weighted loss sum added to loss_new[0]; the loss and the gradient are
+    then those of the extrapolated model W + beta (W - W_base), whose
+    predictions are P + beta (P - M_base) from the base model's stored
+    ones (M_base), so the trial point and the next gradient point cost
+    one read of the row between them.  M_base NULL means beta = 0."""
     cdef Py_ssize_t D = n_features + 1, r, i, q, next_row, row_start = 0, nnz = 0
     cdef int k
-    cdef double total = 0.0, row_w
+    cdef double total = 0.0, row_w, new_sum = 0.0
     cdef floating ck
     cdef const floating* x = NULL
     for r in range(start, stop):
@@ -504,6 +513,14 @@ cdef double accumulate_rows(
             for k in range(K):
                 P[k] = dense_dot(W + k * D, x, n_features) + W[k * D + n_features]
         row_w = swp[i]
+        if M_new != NULL:
+            for k in range(K):
+                M_new[i * K + k] = P[k]
+            if M_base != NULL and beta != 0.0:
+                new_sum += row_w * row_loss(loss, epsilon, target_kind, K,
+                                            Yp + i * y_cols, P, Dv)
+                for k in range(K):
+                    P[k] = P[k] + beta * (P[k] - M_base[i * K + k])
         total += row_w * row_loss(loss, epsilon, target_kind, K,
                                   Yp + i * y_cols, P, Dv)
         for k in range(K):
@@ -516,6 +533,9 @@ cdef double accumulate_rows(
             else:
                 dense_axpy(G + k * D, ck, x, n_features)
             G[k * D + n_features] += ck
+    if M_new != NULL:
+        # Without extrapolation the trial point is the gradient point.
+        loss_new[0] += new_sum if (M_base != NULL and beta != 0.0) else total
     return total
 
 
@@ -532,7 +552,8 @@ cdef struct BlockPlan:
     Py_ssize_t s_stride
     # n_buffers gradient buffers of g_stride items of the model's dtype.
     void* G_blocks
-    # Per buffer (at least one): the block's loss, then P and Dv (K each).
+    # Per buffer (at least one): the block's loss, then P and Dv (K each),
+    # then the trial point's loss sum of the extrapolated form.
     double* scratch
     int n_threads
 
@@ -572,7 +593,7 @@ cdef int block_plan_init(
         plan.rows_per_block = 1
     plan.n_threads = n_threads if n_threads > 1 else 1
     plan.g_stride = cache_stride(K * D, item)
-    plan.s_stride = cache_stride(2 * K + 1, sizeof(double))
+    plan.s_stride = cache_stride(2 * K + 2, sizeof(double))
     plan.G_blocks = NULL
     n_blocks = max_batch_rows // plan.rows_per_block
     plan.n_buffers = 0
@@ -618,6 +639,7 @@ cdef double accumulate_rows_parallel(
     Py_ssize_t start, Py_ssize_t stop, double scale,
     const floating* W, int K, int loss, double epsilon,
     floating* G, BlockPlan* plan,
+    double* M_new, const double* M_base, double beta, double* loss_new,
 ) noexcept nogil:
     """accumulate_rows over rows order[start:stop] cut into the plan's
     blocks of rows_per_block rows (the last one also takes the remainder,
@@ -628,7 +650,8 @@ cdef double accumulate_rows_parallel(
     at most one block), and added into G in block order.  The blocks and
     the order of every sum depend only on the rows, never on the thread
     count, so neither does the result.  Returns the sample-weighted loss
-    sum of the rows."""
+    sum of the rows (and, in the extrapolated form, adds the trial point's
+    loss sum into loss_new[0] in the same block order)."""
     cdef Py_ssize_t rpb = plan.rows_per_block
     cdef Py_ssize_t n_blocks = (stop - start) // rpb
     cdef Py_ssize_t size = K * (n_features + 1), g_stride = plan.g_stride
@@ -643,7 +666,8 @@ cdef double accumulate_rows_parallel(
         return accumulate_rows(
             Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
             swp, orderp, n_rows, start, stop, scale, W, K, loss, epsilon,
-            G, plan.scratch + 1, plan.scratch + 1 + K)
+            G, plan.scratch + 1, plan.scratch + 1 + K,
+            M_new, M_base, beta, loss_new)
     first = 0
     while first < n_blocks:
         n_round = n_blocks - first
@@ -661,12 +685,16 @@ cdef double accumulate_rows_parallel(
             Gq = G_blocks + q * g_stride
             sq = plan.scratch + q * s_stride
             memset(Gq, 0, size * sizeof(floating))
+            sq[1 + 2 * K] = 0.0
             sq[0] = accumulate_rows(
                 Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
                 swp, orderp, n_rows, lo, hi, scale, W, K, loss, epsilon,
-                Gq, sq + 1, sq + 1 + K)
+                Gq, sq + 1, sq + 1 + K,
+                M_new, M_base, beta, sq + 1 + 2 * K)
         for q in range(n_round):
             total += plan.scratch[q * s_stride]
+            if M_new != NULL:
+                loss_new[0] += plan.scratch[q * s_stride + 1 + 2 * K]
             Gq = G_blocks + q * g_stride
             for j in range(size):
                 G[j] += Gq[j]
@@ -1103,7 +1131,8 @@ def run_epoch(
                         loss_sum += accumulate_rows_parallel(
                             Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
                             target_kind, swp, orderp, n_rows, start, stop, scale,
-                            Wp, K, loss, epsilon, G, &plan)
+                            Wp, K, loss, epsilon, G, &plan, NULL, NULL, 0.0,
+                            NULL)
 
                     # Per-row paths: the fused dense update and the lazy sparse ones.
                     # Their prefetching repeats accumulate_rows' on purpose: moved
@@ -1596,7 +1625,7 @@ def full_loss_gradient(
                 total = accumulate_rows_parallel(
                     Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
                     target_kind, swp, rowsp, n_rows, 0, n_rows, 1.0, Wp, K,
-                    loss, epsilon, G, &plan)
+                    loss, epsilon, G, &plan, NULL, NULL, 0.0, NULL)
         else:
             rpb = plan.rows_per_block
             n_blocks = n_rows // rpb
@@ -1641,6 +1670,101 @@ def full_loss_gradient(
             out[j // D, j % D] = G[j]
     free(G)
     return total, gradient
+
+
+def extrapolated_loss_gradient(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] Y,
+    int target_kind,
+    const floating[::1] sample_weight,
+    const floating[:, ::1] W,
+    const Py_ssize_t[::1] rows,
+    int loss,
+    double epsilon,
+    double[:, ::1] margins_new,
+    margins_base,
+    double beta,
+    int n_threads=1,
+):
+    """One read of the rows for a step of the accelerated line search:
+    ``(loss_W, loss_Y, G_Y)`` with ``loss_W`` the sample-weighted loss sum
+    at the trial model W, and ``loss_Y`` and its gradient ``G_Y`` (float64,
+    the shape of W) at the extrapolated model ``Y = W + beta (W - B)``.
+
+    ``margins_new`` (n_samples, K) receives the predictions at W of the
+    listed rows; ``margins_base`` (n_samples, K, or None for beta = 0) holds
+    those of the base model B from an earlier call.  Y's predictions are
+    combined from the two, the linear models' predictions being linear in
+    the model, so Y is never multiplied by X.  The sums are accumulated as
+    full_loss_gradient accumulates them (same blocks, same order)."""
+    cdef Py_ssize_t n_rows = rows.shape[0]
+    cdef Py_ssize_t n_features = W.shape[1] - 1
+    cdef Py_ssize_t D = W.shape[1]
+    cdef int K = W.shape[0]
+    cdef Py_ssize_t y_cols = Y.shape[1]
+    cdef Py_ssize_t j
+    cdef const double[:, ::1] base
+    cdef const double* Mb = NULL
+    if margins_base is not None and beta != 0.0:
+        base = margins_base
+        if base.shape[0] != margins_new.shape[0] or base.shape[1] != K:
+            raise ValueError("the base margins do not match the new ones")
+        if base.shape[0] > 0:
+            Mb = &base[0, 0]
+    if margins_new.shape[1] != K or (
+            n_rows > 0 and margins_new.shape[0] < Y.shape[0]):
+        raise ValueError("margins_new must have shape (n_samples, n_outputs)")
+    cdef double* Mn = &margins_new[0, 0] if margins_new.shape[0] > 0 else NULL
+    cdef const floating* Xp = &X[0, 0] if (not sparse and X.shape[0] > 0) else NULL
+    cdef const floating* Xv = NULL
+    cdef const index_t* Xi = NULL
+    cdef const index_t* Xptr = NULL
+    if sparse:
+        Xptr = &X_indptr[0]
+        if X_data.shape[0] > 0:
+            Xv = &X_data[0]
+            Xi = &X_indices[0]
+    cdef const floating* Yp = &Y[0, 0] if Y.shape[0] > 0 else NULL
+    cdef const floating* swp = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    cdef const Py_ssize_t* rowsp = &rows[0] if n_rows > 0 else NULL
+    cdef const floating* Wp = &W[0, 0]
+    cdef BlockPlan plan
+    cdef floating* G = NULL
+    cdef double total = 0.0, total_new = 0.0
+    cdef bint error = False
+    cdef double[:, ::1] out
+    if n_rows == 0:
+        return 0.0, 0.0, np.zeros((K, D))
+    with nogil:
+        if block_plan_init(
+                &plan, n_rows,
+                mean_stored_per_row(sparse, n_features, Xptr,
+                                    X_indptr.shape[0] - 1),
+                K, D, sizeof(floating), n_threads) != 0:
+            error = True
+        else:
+            G = <floating*>calloc(K * D, sizeof(floating))
+            if G == NULL:
+                error = True
+            else:
+                total = accumulate_rows_parallel(
+                    Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                    target_kind, swp, rowsp, n_rows, 0, n_rows, 1.0, Wp, K,
+                    loss, epsilon, G, &plan, Mn, Mb, beta, &total_new)
+        block_plan_free(&plan)
+    if error:
+        free(G)
+        raise MemoryError()
+    gradient = np.empty((K, D))
+    out = gradient
+    for j in range(K * D):
+        out[j // D, j % D] = G[j]
+    free(G)
+    return total_new, total, gradient
 
 
 def column_moments(

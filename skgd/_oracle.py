@@ -85,6 +85,22 @@ class GradientOracle:
         ``W``; ``None`` otherwise)."""
         raise NotImplementedError
 
+    def extrapolated_loss_gradient(self, W, beta, W_base):
+        """``(loss_W, loss_Y, G_Y)``: the loss sum at the trial model ``W``,
+        and the loss sum and its gradient at the extrapolated model
+        ``Y = W + beta (W - W_base)`` (the accelerated line search's trial
+        point and the point of its next gradient).  This generic form asks
+        for the two separately; an oracle that keeps the rows' predictions
+        answers in one read of the data."""
+        if beta == 0.0:
+            loss_sum, G = self.loss_gradient(W)
+            return loss_sum, loss_sum, G
+        loss_W, _ = self.loss_gradient(W, False)
+        W64 = np.asarray(W, dtype=np.float64)
+        Y = W64 + beta * (W64 - np.asarray(W_base, dtype=np.float64))
+        loss_Y, G = self.loss_gradient(Y.astype(self.dtype))
+        return loss_W, loss_Y, G
+
     def gram_matvec(self, v, fit_intercept):
         """``sum_i s_i z_i (z_i . v)`` with ``z_i = [x_i, 1]`` (``[x_i, 0]``
         without an intercept); ``v`` and the result have length
@@ -143,6 +159,11 @@ class InMemoryOracle(GradientOracle):
         # As many threads as scikit-learn's OpenMP code would use (respects
         # OMP_NUM_THREADS, threadpoolctl limits and the CPUs available).
         self.n_threads = _openmp_effective_n_threads()
+        # The rows' predictions at the last two models of the extrapolated
+        # form, keyed by the model's bytes: (n_samples, n_outputs) float64
+        # each, allocated on first use.
+        self._margins = [None, None]
+        self._margin_keys = [None, None]
 
     def loss_gradient(self, W, with_gradient=True):
         W = np.ascontiguousarray(W, dtype=self.dtype)
@@ -159,6 +180,66 @@ class InMemoryOracle(GradientOracle):
             self.n_threads,
         )
         return float(loss_sum), G
+
+    def extrapolated_loss_gradient(self, W, beta, W_base):
+        """One read of the rows: the predictions at ``W`` are kept, and those
+        of the extrapolated model are combined from them and the kept ones
+        of ``W_base`` (computed first, in an extra read, if ``W_base`` is
+        not one of the last two models seen here)."""
+        W = np.ascontiguousarray(W, dtype=self.dtype)
+        base = None
+        base_slot = -1
+        if beta != 0.0:
+            base_slot = self._margin_slot(
+                np.ascontiguousarray(W_base, dtype=self.dtype)
+            )
+            base = self._margins[base_slot]
+        slot = 1 if base_slot == 0 else 0
+        loss_W, loss_Y, G = self._extrapolated_pass(W, slot, base, beta)
+        return float(loss_W), float(loss_Y), G
+
+    def _margin_slot(self, W):
+        key = W.tobytes()
+        for slot in (0, 1):
+            if self._margin_keys[slot] == key:
+                return slot
+        self._extrapolated_pass(W, 0, None, 0.0)
+        return 0
+
+    def extrapolated_pass(self, W, base_margins, beta):
+        """The extrapolated form without kept state (for callers that keep
+        the predictions themselves, such as the chunks of a Dask oracle):
+        ``(loss_W, loss_Y, G_Y, margins_W)`` with ``base_margins`` the
+        predictions of the base model (None for beta = 0)."""
+        W = np.ascontiguousarray(W, dtype=self.dtype)
+        margins = np.empty((self.Y.shape[0], self.n_outputs))
+        loss_W, loss_Y, G = self._kernel_pass(W, margins, base_margins, beta)
+        return float(loss_W), float(loss_Y), G, margins
+
+    def _extrapolated_pass(self, W, slot, base, beta):
+        if self._margins[slot] is None:
+            self._margins[slot] = np.empty((self.Y.shape[0], self.n_outputs))
+        # The slot is overwritten: forget its key until the pass is done.
+        self._margin_keys[slot] = None
+        result = self._kernel_pass(W, self._margins[slot], base, beta)
+        self._margin_keys[slot] = W.tobytes()
+        return result
+
+    def _kernel_pass(self, W, margins, base, beta):
+        return _kernel.extrapolated_loss_gradient(
+            *self.data.args,
+            self.Y,
+            self.target_kind,
+            self.sample_weight,
+            W,
+            self.rows,
+            self.loss_code,
+            self.epsilon,
+            margins,
+            base if beta != 0.0 else None,
+            beta,
+            self.n_threads,
+        )
 
     def gram_matvec(self, v, fit_intercept):
         out = np.empty(self.n_features + 1)

@@ -76,7 +76,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         Full batch with a smooth loss: training stops once the estimated
         distance to the optimum, ``||G|| / mu`` (``G`` the proximal gradient
         mapping, ``mu`` the smallest curvature met along the iterates'
-        steps, with a safety factor of 10), is below ``tol`` times the size
+        steps, with a safety factor of 3), is below ``tol`` times the size
         of the coefficients (in standardized coordinates): scale-free, about
         ``tol`` relative accuracy of the coefficients. Stochastic batches,
         losses with a kink, AdaGrad, RMSprop, Adam,

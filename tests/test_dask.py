@@ -334,17 +334,26 @@ def _assert_same_fit(on_dask, in_memory, rtol):
     # agree to rounding, not bitwise.
     assert on_dask.coef_.dtype == in_memory.coef_.dtype
     scale = np.abs(in_memory.coef_).max()
+    if on_dask.coef_.dtype == np.float32:
+        # float32 gradients are summed in float32, in blocks in memory and
+        # by chunk on Dask, so the two runs part at float32's rounding; the
+        # line search's decisions then differ once the objective is near
+        # its floor, and each run stops where its own rule says.  The
+        # epochs before that agree to float32 precision, and both models
+        # are within the stopping tolerance (tol=1e-4 relative) of the
+        # optimum, so of each other.
+        n = min(on_dask.n_iter_, in_memory.n_iter_, 8)
+        assert_allclose(on_dask.loss_curve_[:n], in_memory.loss_curve_[:n], rtol=rtol)
+        close = 4 * in_memory.tol
+        assert_allclose(on_dask.coef_, in_memory.coef_, rtol=close, atol=close * scale)
+        assert_allclose(
+            on_dask.intercept_, in_memory.intercept_, rtol=close, atol=close * scale
+        )
+        return
     assert_allclose(on_dask.coef_, in_memory.coef_, rtol=rtol, atol=rtol * scale)
     assert_allclose(
         on_dask.intercept_, in_memory.intercept_, rtol=rtol, atol=rtol * scale
     )
-    if on_dask.coef_.dtype == np.float32:
-        # float32 iterates reach the arithmetic's floor after a number of
-        # epochs that rounding decides: compare the epochs both ran.
-        n = min(on_dask.n_iter_, in_memory.n_iter_)
-        assert abs(on_dask.n_iter_ - in_memory.n_iter_) <= 5
-        assert_allclose(on_dask.loss_curve_[:n], in_memory.loss_curve_[:n], rtol=rtol)
-        return
     assert on_dask.n_iter_ == in_memory.n_iter_
     assert on_dask.t_ == in_memory.t_
     assert on_dask.eta0_ == pytest.approx(in_memory.eta0_, rel=rtol)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
@@ -68,6 +69,87 @@ def test_oracle_matches_numpy(sparse, dtype):
     first, second = oracle.column_moments()
     np.testing.assert_allclose(first, sw @ X, rtol=rtol)
     np.testing.assert_allclose(second, sw @ X**2, rtol=rtol)
+
+
+def _squared_loss_and_gradient(X, Y, sw, W, rows):
+    """NumPy reference: the weighted squared-error sum and its gradient."""
+    X, Y, sw = X[rows], Y[rows], sw[rows]
+    R = X @ W[:, :-1].T + W[:, -1] - Y
+    G = np.column_stack([(sw[:, None] * R).T @ X, (sw[:, None] * R).sum(0)])
+    return 0.5 * np.sum(sw[:, None] * R**2), G
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+# 40000 x 40 x 2 outputs is several blocks of work: the threaded path.
+@pytest.mark.parametrize("n", [300, 40_000])
+def test_extrapolated_pass_matches_numpy(sparse, dtype, n):
+    # One read of the rows gives the loss at the trial model W and the loss
+    # and gradient at Y = W + beta (W - B), from B's kept predictions.
+    rng = np.random.RandomState(2)
+    d = 6 if n == 300 else 40
+    X = rng.normal(size=(n, d))
+    X[X < 0.3] = 0.0
+    Y = rng.normal(size=(n, 2))
+    sw = rng.rand(n)
+    rows = np.sort(rng.choice(n, size=n * 3 // 4, replace=False)).astype(np.intp)
+    B, W = rng.normal(size=(2, d + 1)), rng.normal(size=(2, d + 1))
+    Xk = sp.csr_matrix(X.astype(dtype)) if sparse else X.astype(dtype)
+    oracle = InMemoryOracle(
+        Xk, Y.astype(dtype), sw.astype(dtype), n_outputs=2,
+        loss_code=LOSSES["squared_error"].code, epsilon=0.1,
+        target_kind=TARGET_REAL, rows=rows,
+    )  # fmt: skip
+    # The reference sees the models as the kernel does, in X's dtype.
+    Xr, Yr, swr = (a.astype(dtype).astype(np.float64) for a in (X, Y, sw))
+    Bd, Wd = B.astype(dtype).astype(np.float64), W.astype(dtype).astype(np.float64)
+    rtol = 1e-11 if dtype == np.float64 else 2e-4
+    for beta in (0.0, 0.7):
+        loss_W, loss_Y, G = oracle.extrapolated_loss_gradient(W, beta, B)
+        ref_W, _ = _squared_loss_and_gradient(Xr, Yr, swr, Wd, rows)
+        ref_Y, ref_G = _squared_loss_and_gradient(
+            Xr, Yr, swr, Wd + beta * (Wd - Bd), rows
+        )
+        assert_allclose(loss_W, ref_W, rtol=rtol)
+        assert_allclose(loss_Y, ref_Y, rtol=rtol)
+        assert_allclose(G, ref_G, rtol=rtol, atol=rtol * np.abs(ref_G).max())
+    # The kept predictions of W serve as the next base: the same answers as
+    # the generic form, which evaluates Y from the data.
+    W2 = rng.normal(size=(2, d + 1))
+    fused = oracle.extrapolated_loss_gradient(W2, 0.4, W)
+    generic = super(InMemoryOracle, oracle).extrapolated_loss_gradient(W2, 0.4, W)
+    assert_allclose(fused[:2], generic[:2], rtol=rtol)
+    assert_allclose(fused[2], generic[2], rtol=rtol, atol=rtol * np.abs(fused[2]).max())
+    # The functional form agrees with the kept one.
+    base = oracle.extrapolated_pass(W, None, 0.0)[3]
+    functional = oracle.extrapolated_pass(W2, base, 0.4)
+    assert_allclose(functional[:2], fused[:2], rtol=1e-14)
+    assert_allclose(functional[2], fused[2], rtol=1e-14, atol=1e-300)
+
+
+def test_default_line_search_reads_the_data_once_per_trial(monkeypatch):
+    # The accelerated search's trials each evaluate the trial point and the
+    # next gradient point in one read: apart from the start, no separate
+    # loss-only or gradient read of the data per epoch.
+    X, y = classification_data(n=400, d=5)
+    reads = {"loss_gradient": 0, "extrapolated": 0}
+    plain, fused = InMemoryOracle.loss_gradient, InMemoryOracle._extrapolated_pass
+
+    def count_plain(self, *args, **kwargs):
+        reads["loss_gradient"] += 1
+        return plain(self, *args, **kwargs)
+
+    def count_fused(self, *args, **kwargs):
+        reads["extrapolated"] += 1
+        return fused(self, *args, **kwargs)
+
+    monkeypatch.setattr(InMemoryOracle, "loss_gradient", count_plain)
+    monkeypatch.setattr(InMemoryOracle, "_extrapolated_pass", count_fused)
+    model = GDClassifier(alpha=1e-3).fit(X, y)
+    assert model.n_iter_ >= 10
+    # The start's gradient, and at most a few function restarts.
+    assert reads["loss_gradient"] <= 1 + model.n_iter_ // 10
+    assert model.n_iter_ <= reads["extrapolated"] <= 2 * model.n_iter_
 
 
 # --------------------------------------------------------------------------
