@@ -55,6 +55,13 @@ class EpochReporter:
             reconstruction_attributes=lambda: estimator._coef_attributes(W.copy()),
         )
 
+    def observed(self):
+        """Whether any callback is registered: without one, the epochs need
+        not be reported one by one."""
+        return bool(getattr(self.estimator, "_skl_callbacks", None)) or hasattr(
+            self.estimator, "_parent_callback_ctx"
+        )
+
     def epoch_begin(self, W):
         self._epoch_context = self.context.subcontext(task_name="epoch")
         self._epoch_context.call_on_fit_task_begin(**self._hook_kwargs(W))

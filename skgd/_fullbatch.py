@@ -578,7 +578,29 @@ def solve_full_batch(
 
     # "adaptive" keeps its current step (state.eta) between its reductions.
     schedule = "constant" if spec.learning_rate == "adaptive" else spec.learning_rate
-    for epoch in range(1, epochs + 1):
+    python_epochs = epochs
+    if (
+        accelerated
+        and line_search
+        and gradient_stopping
+        and getattr(oracle, "compiled_epochs", False)
+        and score_validation is None
+        and not spec.verbose
+        and average_start < 0
+        and (reporter is None or not reporter.observed())
+    ):
+        # The default rule with nothing to report per epoch: the epochs run
+        # in compiled code, the same steps as the loop below.
+        run = _CompiledRun(oracle, problem, stopping, monitor, eta0, slack)
+        epoch, converged, eta = run.epochs(
+            epochs, x, y, g_y, f_y, W_x, W_y, F_x, theta, state
+        )
+        x, y, g_y, f_y, W_x, W_y, F_x, theta = (
+            run.x, run.y, run.g_y, run.f_y, run.W_x, run.W_y, run.F_x, run.theta
+        )
+        loss_curve = run.loss_curve
+        python_epochs = 0
+    for epoch in range(1, python_epochs + 1):
         if reporter is not None:
             reporter.epoch_begin(published())
         monotone = plain or line_search
@@ -828,6 +850,78 @@ def solve_full_batch(
         validation_scores=validation_scores,
         n_iter=epoch,
     )
+
+
+class _CompiledRun:
+    """solve_full_batch's loop for the default rule (Nesterov with restart
+    and line search, gradient-mapping stopping) in compiled code
+    (``_kernel.accelerated_search_epochs``), for an in-memory oracle and no
+    per-epoch hook."""
+
+    def __init__(self, oracle, problem, stopping, monitor, eta0, slack):
+        self.oracle = oracle
+        self.problem = problem
+        self.stopping = stopping
+        self.monitor = monitor
+        self.eta0 = eta0
+        self.slack = slack
+
+    def epochs(self, max_epochs, x, y, g_y, f_y, W_x, W_y, F_x, theta, state):
+        oracle, problem, stopping = self.oracle, self.problem, self.stopping
+        coords = problem.coords
+        s = np.zeros(_kernel.N_LOOP_SCALARS)
+        s[_kernel.S_F_Y] = f_y
+        s[_kernel.S_F_X] = F_x
+        s[_kernel.S_THETA] = theta
+        s[_kernel.S_ETA] = state.eta
+        s[_kernel.S_T] = state.t
+        s[_kernel.S_MU] = stopping.mu
+        s[_kernel.S_FIRST_MAPPING] = (
+            np.nan if stopping.first_mapping is None else stopping.first_mapping
+        )
+        s[_kernel.S_BEST] = stopping.best
+        s[_kernel.S_STALLED] = stopping.stalled
+        x = np.array(x, dtype=np.float64, order="C")
+        y = np.array(y, dtype=np.float64, order="C")
+        g_y = np.array(g_y, dtype=np.float64, order="C")
+        W_x = np.array(W_x, order="C")
+        W_y = np.array(W_y, order="C")
+        curve = np.empty(max(max_epochs, 1))
+        tol = -1.0 if stopping.tol is None else float(stopping.tol)
+        status, epochs = _kernel.accelerated_search_epochs(
+            *oracle.data.args, oracle.Y, oracle.target_kind,
+            oracle.sample_weight, oracle.rows, oracle.loss_code,
+            oracle.epsilon, oracle.n_threads, oracle.weight_sum,
+            np.ascontiguousarray(coords.scale, dtype=np.float64),
+            np.ascontiguousarray(coords.mean, dtype=np.float64),
+            coords.identity, coords.fit_intercept, problem.l2, problem.l1,
+            problem.l1_thresholds, x, y, g_y, W_x, W_y, s, curve, max_epochs,
+            tol, DISTANCE_SAFETY, stopping.floor, self.slack, self.eta0,
+            self.monitor.bound, LINE_SEARCH_MAX_BACKTRACKS, LINE_SEARCH_RECHECK,
+            STALL_EPOCHS, STALL_RTOL, LINE_SEARCH_ROUNDING,
+        )  # fmt: skip
+        eta = float(s[_kernel.S_LAST_ETA])
+        self.loss_curve = [float(v) for v in curve[:epochs]]
+        if status == _kernel.LOOP_SEARCH_FAILED:
+            value = float(s[_kernel.S_LAST_VALUE])
+            reason = "step" if np.isfinite(value) else "data_scale"
+            raise self.monitor._error(epochs, eta, value, reason)
+        if status == _kernel.LOOP_UNSOUND_EPOCH:
+            # Raises with the monitor's own message.
+            self.monitor.check_epoch(epochs, eta, float(s[_kernel.S_LAST_VALUE]), W_y)
+        self.x, self.y, self.g_y, self.W_x, self.W_y = x, y, g_y, W_x, W_y
+        self.f_y = float(s[_kernel.S_F_Y])
+        self.F_x = float(s[_kernel.S_F_X])
+        self.theta = float(s[_kernel.S_THETA])
+        state.eta = float(s[_kernel.S_ETA])
+        state.t = int(s[_kernel.S_T])
+        stopping.mu = float(s[_kernel.S_MU])
+        first = float(s[_kernel.S_FIRST_MAPPING])
+        stopping.first_mapping = None if np.isnan(first) else first
+        stopping.best = float(s[_kernel.S_BEST])
+        stopping.stalled = int(s[_kernel.S_STALLED])
+        problem.passes += epochs
+        return epochs, status == _kernel.LOOP_CONVERGED, eta
 
 
 def _penalty(W, spec):

@@ -1844,3 +1844,427 @@ def optimizer_update(
                     optimizer, W[k, n_features], G[k, n_features],
                     &S1[k, n_features], &S2[k, n_features],
                     eta, momentum, beta1, beta2, bias1, bias2, &eff)
+# ---------------------------------------------------------------------------
+# Consecutive full-batch epochs of the accelerated line search, compiled
+# ---------------------------------------------------------------------------
+# The default full-batch rule as skgd._fullbatch.solve_full_batch runs it
+# (Nesterov's convex momentum sequence with gradient and function restart,
+# backtracking from the last accepted step, the gradient-mapping stopping
+# rule), for in-memory data when no per-epoch Python hook is needed
+# (callbacks, verbose output, validation scores, averaging).  On small data
+# an epoch of the Python driver costs tens of small NumPy calls, far more
+# than its arithmetic; here it costs its reads of the rows.  The two follow
+# the same steps in the same order, so they take the same decisions and
+# reach the same model to rounding (tests/test_fullbatch.py checks it).
+
+# Statuses of accelerated_search_epochs.
+cdef enum:
+    ST_MAX_EPOCHS = 0
+    ST_CONVERGED = 1
+    ST_SEARCH_FAILED = 2
+    ST_UNSOUND_EPOCH = 3
+
+LOOP_MAX_EPOCHS = ST_MAX_EPOCHS
+LOOP_CONVERGED = ST_CONVERGED
+LOOP_SEARCH_FAILED = ST_SEARCH_FAILED
+LOOP_UNSOUND_EPOCH = ST_UNSOUND_EPOCH
+
+# Indices of the loop's scalar state (in and out).
+S_F_Y = 0          # smooth part at y
+S_F_X = 1          # objective at x
+S_THETA = 2        # momentum sequence
+S_ETA = 3          # the step the next epoch starts from
+S_T = 4            # update count
+S_Y_COMBINED = 5   # f(y), g(y) from combined predictions (1) or not (0)
+S_MU = 6           # smallest secant curvature seen (inf: none)
+S_FIRST_MAPPING = 7  # first gradient-mapping norm (NaN: none yet)
+S_BEST = 8         # best objective seen (inf: none)
+S_STALLED = 9      # epochs without a decrease beyond rounding
+S_LAST_ETA = 10    # out: the last epoch's step
+S_LAST_VALUE = 11  # out: the objective the status is about
+N_LOOP_SCALARS = 12
+
+
+cdef inline void model_of(
+    const double* z, floating* W, int K, Py_ssize_t D, const double* scale,
+    const double* mean, bint identity, bint fit_intercept,
+) noexcept nogil:
+    """W (X's dtype) of the point z of the driver's coordinates (see
+    skgd._fullbatch._Coordinates.to_W)."""
+    cdef Py_ssize_t j, nf = D - 1
+    cdef int k
+    cdef double c, b
+    for k in range(K):
+        if identity:
+            for j in range(D):
+                W[k * D + j] = <floating>z[k * D + j]
+            continue
+        b = 0.0
+        for j in range(nf):
+            c = z[k * D + j] / scale[j]
+            W[k * D + j] = <floating>c
+            b += c * mean[j]
+        W[k * D + nf] = <floating>(z[k * D + nf] - b) if fit_intercept else 0
+
+
+cdef inline double smooth_part(
+    double loss_sum, const floating* G, const floating* W, double* g, int K,
+    Py_ssize_t D, double weight_sum, double l2, const double* scale,
+    const double* mean, bint identity, bint fit_intercept,
+) noexcept nogil:
+    """The smooth part of the objective from the loss sum at W and, with G,
+    its gradient in the driver's coordinates into g (see
+    skgd._fullbatch._Problem._smooth_part)."""
+    cdef Py_ssize_t j, nf = D - 1
+    cdef int k
+    cdef double f = loss_sum / weight_sum, sq = 0.0, c, gb
+    if l2 > 0.0:
+        for k in range(K):
+            for j in range(nf):
+                c = <double>W[k * D + j]
+                sq += c * c
+        f += 0.5 * l2 * sq
+    if G == NULL:
+        return f
+    for k in range(K):
+        gb = <double>G[k * D + nf] / weight_sum
+        for j in range(nf):
+            c = <double>G[k * D + j] / weight_sum
+            if not identity:
+                c = (c - gb * mean[j]) / scale[j]
+            if l2 > 0.0:
+                c += l2 * <double>W[k * D + j] / scale[j]
+            g[k * D + j] = c
+        g[k * D + nf] = gb if fit_intercept else 0.0
+    return f
+
+
+cdef inline double nonsmooth_part(
+    const double* z, int K, Py_ssize_t D, double l1, const double* scale,
+) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef int k
+    cdef double s = 0.0
+    if l1 == 0.0:
+        return 0.0
+    for k in range(K):
+        for j in range(D - 1):
+            s += fabs(z[k * D + j]) / scale[j]
+    return l1 * s
+
+
+def accelerated_search_epochs(
+    const floating[:, ::1] X,
+    const floating[::1] X_data,
+    const index_t[::1] X_indices,
+    const index_t[::1] X_indptr,
+    bint sparse,
+    const floating[:, ::1] Y,
+    int target_kind,
+    const floating[::1] sample_weight,
+    const Py_ssize_t[::1] rows,
+    int loss,
+    double epsilon,
+    int n_threads,
+    double weight_sum,
+    const double[::1] scale,
+    const double[::1] mean,
+    bint identity,
+    bint fit_intercept,
+    double l2,
+    double l1,
+    const double[::1] l1_thresholds,
+    double[:, ::1] x,
+    double[:, ::1] y,
+    double[:, ::1] g_y,
+    floating[:, ::1] W_x,
+    floating[:, ::1] W_y,
+    double[::1] s,
+    double[::1] loss_curve,
+    int max_epochs,
+    double tol,
+    double distance_safety,
+    double floor,
+    double slack,
+    double eta0,
+    double bound,
+    int max_backtracks,
+    int recheck_after,
+    int stall_epochs,
+    double stall_rtol,
+    double restart_rtol,
+):
+    """Run up to ``max_epochs`` epochs of the accelerated line search from
+    the driver's state (x, y, g_y = gradient at y, their models W_x and W_y,
+    the scalars ``s`` indexed by the S_* constants), updating it in place
+    and writing each epoch's objective into ``loss_curve``.  ``tol`` < 0
+    never stops.  Returns ``(status, epochs)``: LOOP_MAX_EPOCHS,
+    LOOP_CONVERGED, LOOP_SEARCH_FAILED (no trial step passed; s[S_LAST_ETA]
+    and s[S_LAST_VALUE] hold the last trial) or LOOP_UNSOUND_EPOCH (the
+    epoch's objective or model is not finite, or the objective exceeds
+    ``bound``: the caller raises; ``epochs`` counts that epoch)."""
+    cdef int K = x.shape[0]
+    cdef Py_ssize_t D = x.shape[1], nf = D - 1, size = K * D
+    cdef Py_ssize_t n_rows = rows.shape[0], n_samples = Y.shape[0]
+    cdef Py_ssize_t j, y_cols = Y.shape[1]
+    cdef int epoch = 0, trial, status = ST_MAX_EPOCHS, base_slot = -1
+    cdef int new_slot
+    cdef double eta, theta_next, beta, f_new, f_next, bound_t, dot_gd, dd
+    cdef double F_new, F_next, objective, mapping, restart_dot, dz, mu_c
+    cdef double num, den, znorm, loss_new, loss_y
+    cdef bint first_try, within, restart, next_combined, accepted
+    cdef bint fresh_base, finite
+    cdef bint has_l1 = l1_thresholds.shape[0] > 0
+    cdef const double* sc = &scale[0] if nf > 0 else NULL
+    cdef const double* mn = &mean[0] if nf > 0 else NULL
+    cdef const double* thr = &l1_thresholds[0] if has_l1 else NULL
+    cdef double* xp = &x[0, 0]
+    cdef double* yp = &y[0, 0]
+    cdef double* gyp = &g_y[0, 0]
+    cdef floating* Wxp = &W_x[0, 0]
+    cdef floating* Wyp = &W_y[0, 0]
+    cdef const floating* Xp = &X[0, 0] if (not sparse and X.shape[0] > 0) else NULL
+    cdef const floating* Xv = NULL
+    cdef const index_t* Xi = NULL
+    cdef const index_t* Xptr = NULL
+    if sparse:
+        Xptr = &X_indptr[0]
+        if X_data.shape[0] > 0:
+            Xv = &X_data[0]
+            Xi = &X_indices[0]
+    cdef const floating* Yp = &Y[0, 0] if n_samples > 0 else NULL
+    cdef const floating* swp = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    cdef const Py_ssize_t* rowsp = &rows[0] if n_rows > 0 else NULL
+    # Work arrays: trial and next points, their models and gradients, the
+    # predictions of two models (the accepted one's and the trial's).
+    cdef double[:, ::1] x_new_a = np.empty((K, D))
+    cdef double[:, ::1] y_next_a = np.empty((K, D))
+    cdef double[:, ::1] g_next_a = np.empty((K, D))
+    cdef floating[:, ::1] W_new_a = np.empty_like(W_x)
+    cdef floating[:, ::1] W_next_a = np.empty_like(W_x)
+    cdef double[:, ::1] margins = np.empty((2 * max(n_samples, 1), K))
+    cdef double* xnp = &x_new_a[0, 0]
+    cdef double* ynp = &y_next_a[0, 0]
+    cdef double* gnp = &g_next_a[0, 0]
+    cdef floating* Wnp = &W_new_a[0, 0]
+    cdef floating* Wnxp = &W_next_a[0, 0]
+    cdef double* M = &margins[0, 0]
+    cdef Py_ssize_t M_stride = max(n_samples, 1) * K
+    cdef double* Mbase
+    cdef BlockPlan plan
+    cdef floating* G = NULL
+    cdef bint error = False
+    cdef double f_y = s[S_F_Y], F_x = s[S_F_X], theta = s[S_THETA]
+    cdef double eta_start = s[S_ETA], t = s[S_T]
+    cdef bint y_combined = s[S_Y_COMBINED] != 0.0
+    cdef double mu = s[S_MU], first_mapping = s[S_FIRST_MAPPING]
+    cdef double best = s[S_BEST], stalled = s[S_STALLED]
+    cdef double last_eta = eta_start, last_value = 0.0
+    with nogil:
+        if block_plan_init(
+                &plan, n_rows,
+                mean_stored_per_row(sparse, nf, Xptr, X_indptr.shape[0] - 1),
+                K, D, sizeof(floating), n_threads) != 0:
+            error = True
+        else:
+            G = <floating*>malloc(size * sizeof(floating))
+            error = G == NULL
+        while not error and epoch < max_epochs:
+            epoch += 1
+            eta = eta_start
+            first_try = True
+            within = False
+            accepted = False
+            for trial in range(max_backtracks):
+                if trial == recheck_after and y_combined:
+                    # See solve_full_batch: evaluate y from the data.
+                    memset(G, 0, size * sizeof(floating))
+                    loss_y = accumulate_rows_parallel(
+                        Xp, Xv, Xi, Xptr, sparse, nf, Yp, y_cols, target_kind,
+                        swp, rowsp, n_rows, 0, n_rows, 1.0, Wyp, K, loss,
+                        epsilon, G, &plan, NULL, NULL, 0.0, NULL)
+                    f_y = smooth_part(loss_y, G, Wyp, gyp, K, D, weight_sum,
+                                      l2, sc, mn, identity, fit_intercept)
+                    y_combined = False
+                # The proximal gradient step from y.
+                restart_dot = 0.0
+                dot_gd = 0.0
+                dd = 0.0
+                for j in range(size):
+                    if j % D == nf and not fit_intercept:
+                        xnp[j] = yp[j]
+                    else:
+                        xnp[j] = yp[j] - eta * gyp[j]
+                        if has_l1 and j % D != nf:
+                            xnp[j] = soft_threshold(xnp[j], eta * thr[j % D])
+                    dz = xnp[j] - yp[j]
+                    dot_gd += gyp[j] * dz
+                    dd += dz * dz
+                    restart_dot += (yp[j] - xnp[j]) * (xnp[j] - xp[j])
+                restart = restart_dot > 0.0
+                if restart:
+                    theta_next = 1.0
+                    beta = 0.0
+                else:
+                    theta_next = 0.5 * (1.0 + sqrt(1.0 + 4.0 * theta * theta))
+                    beta = (theta - 1.0) / theta_next
+                model_of(xnp, Wnp, K, D, sc, mn, identity, fit_intercept)
+                if beta == 0.0:
+                    for j in range(size):
+                        ynp[j] = xnp[j]
+                        Wnxp[j] = Wnp[j]
+                else:
+                    for j in range(size):
+                        ynp[j] = xnp[j] + beta * (xnp[j] - xp[j])
+                    model_of(ynp, Wnxp, K, D, sc, mn, identity, fit_intercept)
+                Mbase = NULL
+                if beta != 0.0:
+                    if base_slot < 0:
+                        # The predictions of x are not kept yet: one read.
+                        memset(G, 0, size * sizeof(floating))
+                        loss_new = 0.0
+                        accumulate_rows_parallel(
+                            Xp, Xv, Xi, Xptr, sparse, nf, Yp, y_cols,
+                            target_kind, swp, rowsp, n_rows, 0, n_rows, 1.0,
+                            Wxp, K, loss, epsilon, G, &plan, M, NULL, 0.0,
+                            &loss_new)
+                        base_slot = 0
+                    Mbase = M + base_slot * M_stride
+                new_slot = 1 - base_slot if base_slot >= 0 else 0
+                memset(G, 0, size * sizeof(floating))
+                loss_new = 0.0
+                loss_y = accumulate_rows_parallel(
+                    Xp, Xv, Xi, Xptr, sparse, nf, Yp, y_cols, target_kind,
+                    swp, rowsp, n_rows, 0, n_rows, 1.0, Wnp, K, loss, epsilon,
+                    G, &plan, M + new_slot * M_stride, Mbase, beta, &loss_new)
+                f_new = smooth_part(loss_new, NULL, Wnp, NULL, K, D,
+                                    weight_sum, l2, sc, mn, identity,
+                                    fit_intercept)
+                f_next = smooth_part(loss_y, G, Wnxp, gnp, K, D, weight_sum,
+                                     l2, sc, mn, identity, fit_intercept)
+                next_combined = beta != 0.0
+                bound_t = f_y + dot_gd + dd / (2.0 * eta)
+                finite = f_new == f_new and fabs(f_new) <= 1.7976931348623157e308
+                if finite and f_new <= bound_t:
+                    accepted = True
+                    break
+                if finite and f_new <= bound_t + slack * fabs(f_y):
+                    within = True
+                    accepted = True
+                    break
+                eta *= 0.5
+                first_try = False
+            last_eta = eta
+            if not accepted:
+                last_value = f_new
+                status = ST_SEARCH_FAILED
+                break
+            if within:
+                eta_start = eta * 0.5
+                if eta_start < 1e-12 * eta0:
+                    eta_start = 1e-12 * eta0
+            elif first_try:
+                eta_start = eta * 2.0
+            else:
+                eta_start = eta
+            F_new = f_new + nonsmooth_part(xnp, K, D, l1, sc)
+            objective = F_x
+            loss_curve[epoch - 1] = objective
+            # The divergence monitor's epoch check (DivergenceMonitor
+            # .check_epoch): the caller raises with its message.
+            finite = objective == objective and objective <= bound
+            for j in range(size):
+                if not (Wyp[j] == Wyp[j] and fabs(<double>Wyp[j]) <= 1.7976931348623157e308):
+                    finite = False
+            if not finite:
+                last_value = objective
+                status = ST_UNSOUND_EPOCH
+                break
+            mapping = 0.0
+            for j in range(size):
+                if j % D == nf and not fit_intercept:
+                    continue
+                dz = yp[j] - xnp[j]
+                mapping += dz * dz
+            mapping = sqrt(mapping) / eta
+            theta = theta_next
+            fresh_base = True
+            if F_new > F_x + restart_rtol * fabs(F_x):
+                # Function restart: stay at x, a plain step next epoch.
+                for j in range(size):
+                    xnp[j] = xp[j]
+                    ynp[j] = xp[j]
+                    Wnp[j] = Wxp[j]
+                    Wnxp[j] = Wxp[j]
+                F_new = F_x
+                theta = 1.0
+                memset(G, 0, size * sizeof(floating))
+                loss_y = accumulate_rows_parallel(
+                    Xp, Xv, Xi, Xptr, sparse, nf, Yp, y_cols, target_kind,
+                    swp, rowsp, n_rows, 0, n_rows, 1.0, Wxp, K, loss, epsilon,
+                    G, &plan, NULL, NULL, 0.0, NULL)
+                f_next = smooth_part(loss_y, G, Wxp, gnp, K, D, weight_sum,
+                                     l2, sc, mn, identity, fit_intercept)
+                next_combined = False
+                fresh_base = False
+            if fresh_base:
+                base_slot = new_slot
+            y_combined = next_combined
+            F_next = f_next + nonsmooth_part(ynp, K, D, l1, sc)
+            # The secant curvature between y and the next point.
+            num = 0.0
+            den = 0.0
+            for j in range(size):
+                dz = ynp[j] - yp[j]
+                den += dz * dz
+                num += (gnp[j] - gyp[j]) * dz
+            if den > 0.0:
+                mu_c = num / den
+                if mu_c > 0.0 and mu_c <= 1.7976931348623157e308 and mu_c < mu:
+                    mu = mu_c
+            t += 1.0
+            znorm = 0.0
+            for j in range(size):
+                xp[j] = xnp[j]
+                Wxp[j] = Wnp[j]
+                yp[j] = ynp[j]
+                gyp[j] = gnp[j]
+                Wyp[j] = Wnxp[j]
+                znorm += xp[j] * xp[j]
+            F_x = F_new
+            f_y = f_next
+            # The stopping rule (skgd._fullbatch._Stopping.converged).
+            if tol < 0.0:
+                continue
+            if first_mapping != first_mapping:
+                first_mapping = mapping
+            if not (best <= 1.7976931348623157e308) or objective < best - stall_rtol * fabs(best):
+                stalled = 0.0
+            else:
+                stalled += 1.0
+            if objective < best:
+                best = objective
+            if (stalled >= stall_epochs and mapping <= floor * first_mapping) or mapping == 0.0:
+                status = ST_CONVERGED
+                break
+            if mu <= 1.7976931348623157e308 and (
+                    mapping / mu <= tol / distance_safety * sqrt(znorm)):
+                status = ST_CONVERGED
+                break
+        block_plan_free(&plan)
+        free(G)
+    if error:
+        raise MemoryError()
+    s[S_F_Y] = f_y
+    s[S_F_X] = F_x
+    s[S_THETA] = theta
+    s[S_ETA] = eta_start
+    s[S_T] = t
+    s[S_Y_COMBINED] = 1.0 if y_combined else 0.0
+    s[S_MU] = mu
+    s[S_FIRST_MAPPING] = first_mapping
+    s[S_BEST] = best
+    s[S_STALLED] = stalled
+    s[S_LAST_ETA] = last_eta
+    s[S_LAST_VALUE] = last_value
+    return status, epoch

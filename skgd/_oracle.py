@@ -165,6 +165,10 @@ class InMemoryOracle(GradientOracle):
         self._margins = [None, None]
         self._margin_keys = [None, None]
 
+    # The full-batch driver may run its default rule's epochs in compiled
+    # code on this oracle's data (skgd._fullbatch._CompiledRun).
+    compiled_epochs = True
+
     def loss_gradient(self, W, with_gradient=True):
         W = np.ascontiguousarray(W, dtype=self.dtype)
         loss_sum, G = _kernel.full_loss_gradient(

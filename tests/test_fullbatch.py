@@ -143,6 +143,8 @@ def test_default_line_search_reads_the_data_once_per_trial(monkeypatch):
         reads["extrapolated"] += 1
         return fused(self, *args, **kwargs)
 
+    # The driver's Python loop (the compiled epochs make the same reads).
+    monkeypatch.setattr(InMemoryOracle, "compiled_epochs", False)
     monkeypatch.setattr(InMemoryOracle, "loss_gradient", count_plain)
     monkeypatch.setattr(InMemoryOracle, "_extrapolated_pass", count_fused)
     model = GDClassifier(alpha=1e-3).fit(X, y)
@@ -150,6 +152,86 @@ def test_default_line_search_reads_the_data_once_per_trial(monkeypatch):
     # The start's gradient, and at most a few function restarts.
     assert reads["loss_gradient"] <= 1 + model.n_iter_ // 10
     assert model.n_iter_ <= reads["extrapolated"] <= 2 * model.n_iter_
+
+
+def _compiled_and_python(make, X, y, monkeypatch, **fit):
+    """The default rule's fit with the compiled epochs, and with the
+    driver's Python loop."""
+    compiled = make().fit(X, y, **fit)
+    with monkeypatch.context() as patch:
+        patch.setattr(InMemoryOracle, "compiled_epochs", False)
+        python = make().fit(X, y, **fit)
+    return compiled, python
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["dense", "sparse", "float32", "weights", "l1", "elasticnet", "raw",
+     "no_precondition", "no_intercept", "multinomial", "multi_output",
+     "partial_fit", "max_iter"],
+)  # fmt: skip
+def test_compiled_epochs_follow_the_python_loop(variant, monkeypatch):
+    # Same steps, same decisions, same stopping: the same model to rounding.
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(200, 6)) * [1.0, 2.0, 0.5, 3.0, 1.0, 0.1] + 0.5
+    fit, params, rtol = {}, {}, 1e-10
+    classifier = variant == "multinomial"
+    if classifier:
+        y = np.argmax(X @ rng.normal(size=(6, 3)) + rng.gumbel(size=(200, 3)), 1)
+    elif variant == "multi_output":
+        y = X @ rng.normal(size=(6, 2)) + rng.normal(size=(200, 2))
+    else:
+        y = X @ rng.normal(size=6) + rng.normal(size=200)
+    if variant == "sparse":
+        X[rng.rand(*X.shape) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
+    elif variant == "float32":
+        X, y, rtol = X.astype(np.float32), y.astype(np.float32), 1e-6
+    elif variant == "weights":
+        fit = {"sample_weight": rng.rand(200) * 2}
+    elif variant == "l1":
+        params = {"penalty": "l1", "alpha": 0.05}
+    elif variant == "elasticnet":
+        params = {"penalty": "elasticnet", "alpha": 0.05, "l1_ratio": 0.5}
+    elif variant == "raw":
+        X = X * 100.0 + 50.0
+    elif variant == "no_precondition":
+        params = {"precondition": False}
+    elif variant == "no_intercept":
+        params = {"fit_intercept": False}
+    elif variant == "max_iter":
+        params = {"max_iter": 7}
+    estimator = GDClassifier if classifier else GDRegressor
+
+    alpha = params.pop("alpha", 1e-3)
+
+    def make():
+        return estimator(alpha=alpha, **params)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if variant == "partial_fit":
+            models = []
+            for compiled in (True, False):
+                with monkeypatch.context() as patch:
+                    patch.setattr(InMemoryOracle, "compiled_epochs", compiled)
+                    model = make()
+                    for _ in range(12):
+                        model.partial_fit(X, y)
+                models.append(model)
+            a, b = models
+        else:
+            a, b = _compiled_and_python(make, X, y, monkeypatch, **fit)
+    assert a.n_iter_ == b.n_iter_
+    assert a.t_ == b.t_
+    assert_allclose(a.loss_curve_, b.loss_curve_, rtol=rtol)
+    scale = np.abs(b.coef_).max()
+    assert_allclose(a.coef_, b.coef_, rtol=rtol, atol=rtol * scale)
+    assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=rtol * scale)
+    if variant == "l1":
+        # FISTA's exact zeros, in both.
+        assert np.any(b.coef_ == 0)
+        np.testing.assert_array_equal(a.coef_ == 0, b.coef_ == 0)
 
 
 # --------------------------------------------------------------------------
