@@ -552,6 +552,26 @@ def test_callbacks_hear_dask_epochs_as_in_memory(client, case, stop_after):
     ]
 
 
+def test_scoring_monitor_scores_dask_epochs_as_in_memory(client):
+    # The callbacks are handed the Dask collections: the monitor's scorer
+    # computes each epoch's accuracy on the cluster, equal to the in-memory
+    # monitor's (the full-batch iterates agree to rounding).
+    callback_api = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+    pytest.importorskip("pandas")
+    X, y = classification(n=1200)
+    dX, dy = da.from_array(X, chunks=400), da.from_array(y, chunks=400)
+    logs = []
+    for data in ((X, y), (dX, dy)):
+        monitor = callback_api.ScoringMonitor(scoring="accuracy")
+        model = GDClassifier(max_iter=6, tol=None, random_state=0)
+        model.set_callbacks(monitor).fit(*data)
+        rows = monitor.get_logs().data
+        logs.append([(r["task_name"], r["task_id"], r["accuracy"]) for r in rows])
+    in_memory, on_dask = logs
+    assert [r for r in in_memory if r[0] == "epoch"][-1][1] == 5
+    assert on_dask == in_memory
+
+
 # ----------------------------------------------------------------------
 # dask-ml and joblib
 # ----------------------------------------------------------------------
