@@ -3,6 +3,7 @@ into the solver, and the fitted attributes."""
 
 import functools
 import sys
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -345,23 +346,36 @@ class BaseGD(DocLinkMixin, CallbackSupportMixin, BaseEstimator):
     ):
         """Train on Dask collections: the work runs on the cluster (see
         skgd/_dask.py); the model is published as in memory."""
-        from skgd._dask import fit_dask
+        from skgd._dask import fit_dask, warn_again
 
         shuffle_seed, _ = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=2
         )
-        result, resume = fit_dask(
-            self,
-            X,
-            y,
-            sample_weight,
-            incremental=incremental,
-            classes=classes,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            shuffle_seed=shuffle_seed,
-        )
+        caught = []
+        try:
+            # The drivers' warnings are worded for the caller but placed for
+            # the in-memory call chain: hold them and issue them again from
+            # here (the user's filters still apply while they are held, so
+            # "error" raises in the driver as in memory).
+            with warnings.catch_warnings(record=True) as caught:
+                result, resume, reporter = fit_dask(
+                    self,
+                    X,
+                    y,
+                    sample_weight,
+                    incremental=incremental,
+                    classes=classes,
+                    coef_init=coef_init,
+                    intercept_init=intercept_init,
+                    shuffle_seed=shuffle_seed,
+                )
+        finally:
+            # _run_dask <- _run <- fit <- _fit_context <- keeps_state_on_error
+            # <- the caller's line.
+            warn_again(caught, stacklevel=6)
         self._publish(result, resume=resume, incremental=incremental)
+        if reporter is not None:
+            reporter.fit_end()
         return self
 
     def _publish(self, result, *, resume, incremental):

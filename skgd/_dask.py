@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 )
 
 from skgd import _kernel
+from skgd._callbacks import start_fit_task
 from skgd._oracle import GradientOracle, InMemoryOracle, KernelData
 from skgd._solver import (
     ADAPTIVE_DIVISOR,
@@ -50,7 +51,7 @@ from skgd._validation import check_csr
 from skgd.exceptions import DivergenceError
 from skgd.schedules import _step_sizes
 
-__all__ = ["DaskOracle", "fit_dask", "predict_dask", "score_dask"]
+__all__ = ["DaskOracle", "fit_dask", "predict_dask", "score_dask", "warn_again"]
 
 # Chunks requested from the cluster per round trip of a streamed epoch.  The
 # model visits them one after the other; asking for a few at once lets the
@@ -73,6 +74,58 @@ def _is_frame_like(obj):
     import dask.dataframe as dd
 
     return isinstance(obj, (dd.DataFrame, dd.Series))
+
+
+# What scikit-learn's callback API keeps on an estimator during a fit: the
+# callbacks and their contexts stay on the client (a progress bar cannot
+# travel to a worker), so the copies of the estimator the tasks carry leave
+# them out.
+CALLBACK_ATTRIBUTES = frozenset(
+    {
+        "_skl_callbacks",
+        "_callback_fit_ctx",
+        "_skl_callbacks_to_teardown",
+        "_propagated_callbacks",
+    }
+)
+
+
+def for_tasks(estimator):
+    """A shallow copy of ``estimator`` for the tasks: its fitted state and
+    target encoding, without its callbacks."""
+    if not CALLBACK_ATTRIBUTES.intersection(estimator.__dict__):
+        return estimator
+    copy = object.__new__(type(estimator))
+    copy.__dict__.update(
+        (k, v) for k, v in estimator.__dict__.items() if k not in CALLBACK_ATTRIBUTES
+    )
+    return copy
+
+
+def warn_again(caught, stacklevel):
+    """Issue the warnings recorded during a Dask fit again.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning` is about the whole fit:
+    it is placed ``stacklevel`` frames above the caller of this function (the
+    line that called ``fit``), where the in-memory fit places it; the
+    drivers' own ``stacklevel`` counts the frames of the in-memory call
+    chain.  Any other warning keeps the place it was raised at.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    for record in caught:
+        if issubclass(record.category, ConvergenceWarning):
+            warnings.warn(record.message, record.category, stacklevel=stacklevel + 1)
+        else:
+            warnings.warn_explicit(
+                record.message,
+                record.category,
+                record.filename,
+                record.lineno,
+                source=record.source,
+            )
 
 
 # ----------------------------------------------------------------------
@@ -449,14 +502,18 @@ class DaskTrainingData:
         self.weight_sum = float(class_weight_sum @ self.class_weights)
 
 
-def stream_fit(estimator, data, state, spec, *, max_epochs=None, warn_convergence):
+def stream_fit(
+    estimator, data, state, spec, *, max_epochs=None, warn_convergence, reporter=None
+):
     """Streamed stochastic training on the cluster; a :class:`SolverResult`.
 
     Each epoch visits the chunks in an order drawn from the state's
     generator; within a chunk the kernel shuffles the rows and runs its
     batches (see :func:`_train_chunk`).  Stopping rules (``tol``,
     ``n_iter_no_change``, the "adaptive" schedule) act on the epoch
-    objective as in memory.
+    objective as in memory.  ``reporter`` (see
+    :class:`~skgd._callbacks.EpochReporter`) hears of every epoch, and stops
+    training when it asks to, as in memory.
     """
     import warnings
 
@@ -472,10 +529,12 @@ def stream_fit(estimator, data, state, spec, *, max_epochs=None, warn_convergenc
     loss_curve = []
     best_loss = np.inf
     no_improvement = 0
-    converged = False
+    converged = stopped_by_callback = False
     first_objective = None
     epoch = 0
     for epoch in range(1, epochs + 1):
+        if reporter is not None:
+            reporter.epoch_begin(_published(state, average_start))
         if spec.shuffle and data.n_chunks > 1:
             chunk_order = np.random.RandomState(
                 state.shuffle_state % (2**32)
@@ -516,20 +575,32 @@ def stream_fit(estimator, data, state, spec, *, max_epochs=None, warn_convergenc
         improved = not (spec.tol is not None and obj > best_loss - spec.tol)
         best_loss = min(best_loss, obj)
         no_improvement = 0 if improved else no_improvement + 1
+        stop = False
+        if reporter is not None and reporter.epoch_end(
+            _published(state, average_start)
+        ):
+            stop = stopped_by_callback = True
         if no_improvement >= spec.n_iter_no_change:
             if spec.learning_rate == "adaptive" and state.eta > ADAPTIVE_MIN_ETA:
                 state.eta /= ADAPTIVE_DIVISOR
                 no_improvement = 0
             elif spec.tol is not None:
-                converged = True
-                break
-    if not converged and warn_convergence and spec.tol is not None and epoch > 0:
+                converged = stop = True
+        if stop:
+            break
+    if (
+        not (converged or stopped_by_callback)
+        and warn_convergence
+        and spec.tol is not None
+        and epoch > 0
+    ):
         warnings.warn(
             f"Maximum number of epochs ({epochs}) reached before the stopping "
             "criterion was met; increase max_iter, raise eta0 or tol, or scale "
             "the data.",
             ConvergenceWarning,
-            stacklevel=6,
+            # Placed at the caller's line by warn_again, from _run_dask.
+            stacklevel=2,
         )
     return SolverResult(
         state=state,
@@ -569,8 +640,9 @@ def fit_dask(
     intercept_init,
     shuffle_seed,
 ):
-    """Train ``estimator`` on Dask input; returns ``(result, resume)`` for
-    the estimator to publish."""
+    """Train ``estimator`` on Dask input; returns ``(result, resume,
+    reporter)`` for the estimator to publish (``reporter`` is the fit's
+    :class:`~skgd._callbacks.EpochReporter`, or None)."""
     if y is None:
         raise ValueError("y is required: pass the targets as a Dask array or Series.")
     if estimator.early_stopping and not incremental:
@@ -603,25 +675,43 @@ def fit_dask(
             meta, n_outputs, coef_init, intercept_init, shuffle_seed
         )
     max_epochs = 1 if incremental else None
+    # Callbacks hear of the fit and its epochs on the client, as in memory;
+    # they are handed the Dask collections the fit was given.
+    reporter = start_fit_task(
+        estimator,
+        max_epochs=1 if incremental else spec.max_iter,
+        X=X,
+        y=y,
+        metadata={} if sample_weight is None else {"sample_weight": sample_weight},
+    )
+    encoder = for_tasks(estimator)
     # A batch as large as the data is the full batch, as in memory.
     if spec.batch_size == "full" or int(spec.batch_size) >= data.n_samples:
         result = full_batch_fit(
-            estimator, data, state, spec, max_epochs=max_epochs,
-            warn_convergence=not incremental,
-        )
-    else:
-        result = stream_fit(
-            estimator,
+            encoder,
             data,
             state,
             spec,
             max_epochs=max_epochs,
+            reporter=reporter,
             warn_convergence=not incremental,
         )
-    return result, resume
+    else:
+        result = stream_fit(
+            encoder,
+            data,
+            state,
+            spec,
+            max_epochs=max_epochs,
+            reporter=reporter,
+            warn_convergence=not incremental,
+        )
+    return result, resume, reporter
 
 
-def full_batch_fit(estimator, data, state, spec, *, max_epochs, warn_convergence):
+def full_batch_fit(
+    estimator, data, state, spec, *, max_epochs, warn_convergence, reporter=None
+):
     """Full-batch training: the in-memory driver on the map-reduce oracle.
 
     Every question the driver asks (loss and gradient, Gram products for
@@ -641,6 +731,7 @@ def full_batch_fit(estimator, data, state, spec, *, max_epochs, warn_convergence
         state,
         spec,
         max_epochs=max_epochs,
+        reporter=reporter,
         warn_convergence=warn_convergence,
     )
 
@@ -847,6 +938,7 @@ def predict_dask(estimator, method, X):
 
     meta = dask_meta(X)
     sample = getattr(estimator, method)(meta)
+    estimator = for_tasks(estimator)
     if _is_dataframe(X):
         import pandas as pd
 
@@ -920,6 +1012,7 @@ def score_dask(estimator, X, y, sample_weight=None):
     import dask
 
     classify = not estimator._y_numeric
+    estimator = for_tasks(estimator)
     x_blocks, (y_blocks, sw_blocks) = row_blocks(
         X, y, sample_weight, names=("y", "sample_weight")
     )

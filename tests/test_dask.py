@@ -8,10 +8,12 @@ NumPy products of the fitted coefficients, scikit-learn's metrics and model
 selection run in memory, and the in-memory gradient oracle.
 """
 
+import inspect
 import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import dask
 import dask.array as da
@@ -27,6 +29,7 @@ from dask_ml.wrappers import Incremental
 from distributed import Client, LocalCluster
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import GridSearchCV
@@ -434,6 +437,148 @@ def test_streamed_defaults_on_dask(client):
     for Xc, yc in zip(chunks_of(X, 500), chunks_of(y, 500)):
         reference.partial_fit(Xc, yc)
     assert_allclose(streamed.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------
+# Warnings and callbacks: as in memory
+# ----------------------------------------------------------------------
+
+
+def _fit_cut_off(estimator, params, dX, dy):
+    """Fit on Dask data with a max_iter too small to converge; the
+    warnings it issued."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator(**params).fit(dX, dy)  # the line the warning must name
+    return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+@pytest.mark.parametrize("batch_size", ["full", 50])
+def test_convergence_warning_names_the_line_that_called_fit(client, batch_size):
+    X, y = regression(n=1000)
+    dX, dy = da.from_array(X, chunks=250), da.from_array(y, chunks=250)
+    params = dict(batch_size=batch_size, max_iter=2, tol=1e-12, random_state=0)
+    fit_line = inspect.getsource(_fit_cut_off).splitlines().index(
+        "        estimator(**params).fit(dX, dy)  # the line the warning must name"
+    ) + _fit_cut_off.__code__.co_firstlineno
+    (warning,) = _fit_cut_off(GDRegressor, params, dX, dy)
+    assert "Maximum number of epochs (2)" in str(warning.message)
+    assert warning.filename == __file__
+    assert warning.lineno == fit_line
+    # The user's filters still decide: "error" raises from fit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            GDRegressor(**params).fit(dX, dy)
+
+
+class EpochRecorder:
+    """A FitCallback recording each task's begin and end with the model
+    (coefficients and intercept) it is handed."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.calls = []
+
+    def setup(self, estimator, context):
+        self.calls.append(("setup", context.task_name, None, None))
+
+    def teardown(self, estimator, context):
+        self.calls.append(("teardown", context.task_name, None, None))
+
+    def _record(self, hook, context, fitted_estimator):
+        model = None
+        if fitted_estimator is not None:
+            model = np.append(
+                np.ravel(fitted_estimator.coef_), fitted_estimator.intercept_
+            )
+        self.calls.append((hook, context.task_name, context.task_id, model))
+
+    def on_fit_task_begin(
+        self, estimator, context, *, X=None, y=None, metadata=None,
+        fitted_estimator=None,
+    ):  # fmt: skip
+        self._record("begin", context, fitted_estimator)
+
+    def on_fit_task_end(
+        self, estimator, context, *, X=None, y=None, metadata=None,
+        fitted_estimator=None,
+    ):  # fmt: skip
+        self._record("end", context, fitted_estimator)
+        return (
+            self.stop_after is not None
+            and context.task_name == "epoch"
+            and context.task_id + 1 == self.stop_after
+        )
+
+
+def _assert_same_reports(on_dask, in_memory, rtol):
+    assert [c[:3] for c in on_dask.calls] == [c[:3] for c in in_memory.calls]
+    epochs = [(a, b) for a, b in zip(on_dask.calls, in_memory.calls) if a[1] == "epoch"]
+    assert epochs
+    for a, b in epochs:
+        scale = np.abs(b[3]).max()
+        assert_allclose(a[3], b[3], rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("stop_after", [None, 3])
+@pytest.mark.parametrize("case", ["full batch", "streamed"])
+def test_callbacks_hear_dask_epochs_as_in_memory(client, case, stop_after):
+    # The Dask fits follow the in-memory iterates (full batch: the same
+    # driver; one chunk streamed: the same shuffles and batches), so the
+    # callbacks must hear the same tasks with the same models.
+    callback_api = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+    assert isinstance(EpochRecorder(), callback_api.FitCallback)
+    X, y = classification(n=1200)
+    if case == "full batch":
+        params = dict(random_state=0, max_iter=200)
+        chunks = 400
+    else:
+        params = dict(batch_size=16, max_iter=6, tol=None, random_state=3)
+        chunks = -1
+    dX, dy = da.from_array(X, chunks=chunks), da.from_array(y, chunks=chunks)
+    in_memory, on_dask = EpochRecorder(stop_after), EpochRecorder(stop_after)
+    reference = GDClassifier(**params).set_callbacks(in_memory).fit(X, y)
+    model = GDClassifier(**params).set_callbacks(on_dask).fit(dX, dy)
+    assert model.n_iter_ == reference.n_iter_ > 1
+    if stop_after is not None:
+        assert model.n_iter_ == stop_after
+    _assert_same_reports(on_dask, in_memory, 1e-10)
+    # The fitted model is the last epoch's, and it still predicts lazily
+    # with its callbacks attached.
+    assert_allclose(
+        np.append(model.coef_.ravel(), model.intercept_),
+        on_dask.calls[-3][3],
+        rtol=1e-12,
+    )
+    assert_array_equal(model.predict(dX).compute(), model.predict(X))
+    # partial_fit: one epoch task per call.
+    recorder = EpochRecorder()
+    GDClassifier(**params).set_callbacks(recorder).partial_fit(dX, dy, classes=[0, 1])
+    assert [c[:3] for c in recorder.calls if c[1] == "epoch"] == [
+        ("begin", "epoch", 0),
+        ("end", "epoch", 0),
+    ]
+
+
+def test_scoring_monitor_scores_dask_epochs_as_in_memory(client):
+    # The callbacks are handed the Dask collections: the monitor's scorer
+    # computes each epoch's accuracy on the cluster, equal to the in-memory
+    # monitor's (the full-batch iterates agree to rounding).
+    callback_api = pytest.importorskip("sklearn.callback")  # scikit-learn >= 1.9
+    pytest.importorskip("pandas")
+    X, y = classification(n=1200)
+    dX, dy = da.from_array(X, chunks=400), da.from_array(y, chunks=400)
+    logs = []
+    for data in ((X, y), (dX, dy)):
+        monitor = callback_api.ScoringMonitor(scoring="accuracy")
+        model = GDClassifier(max_iter=6, tol=None, random_state=0)
+        model.set_callbacks(monitor).fit(*data)
+        rows = monitor.get_logs().data
+        logs.append([(r["task_name"], r["task_id"], r["accuracy"]) for r in rows])
+    in_memory, on_dask = logs
+    assert [r for r in in_memory if r[0] == "epoch"][-1][1] == 5
+    assert on_dask == in_memory
 
 
 # ----------------------------------------------------------------------
