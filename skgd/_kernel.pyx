@@ -1882,7 +1882,8 @@ S_BEST = 8         # best objective seen (inf: none)
 S_STALLED = 9      # epochs without a decrease beyond rounding
 S_LAST_ETA = 10    # out: the last epoch's step
 S_LAST_VALUE = 11  # out: the objective the status is about
-N_LOOP_SCALARS = 12
+S_STREAK = 12      # epochs in a row whose step passed at its first trial
+N_LOOP_SCALARS = 13
 
 
 cdef inline void model_of(
@@ -1993,6 +1994,8 @@ def accelerated_search_epochs(
     int stall_epochs,
     double stall_rtol,
     double restart_rtol,
+    double grow,
+    int grow_after,
 ):
     """Run up to ``max_epochs`` epochs of the accelerated line search from
     the driver's state (x, y, g_y = gradient at y, their models W_x and W_y,
@@ -2059,6 +2062,7 @@ def accelerated_search_epochs(
     cdef bint y_combined = s[S_Y_COMBINED] != 0.0
     cdef double mu = s[S_MU], first_mapping = s[S_FIRST_MAPPING]
     cdef double best = s[S_BEST], stalled = s[S_STALLED]
+    cdef int streak = <int>s[S_STREAK]
     cdef double last_eta = eta_start, last_value = 0.0
     with nogil:
         if block_plan_init(
@@ -2159,14 +2163,17 @@ def accelerated_search_epochs(
                 last_value = f_new
                 status = ST_SEARCH_FAILED
                 break
+            # The step rule of solve_full_batch (LINE_SEARCH_GROW_AFTER).
+            eta_start = eta
+            streak = streak + 1 if first_try else 0
             if within:
                 eta_start = eta * 0.5
                 if eta_start < 1e-12 * eta0:
                     eta_start = 1e-12 * eta0
-            elif first_try:
-                eta_start = eta * 2.0
-            else:
-                eta_start = eta
+                streak = 0
+            elif streak >= grow_after:
+                eta_start = eta * grow
+                streak = 0
             F_new = f_new + nonsmooth_part(xnp, K, D, l1, sc)
             objective = F_x
             loss_curve[epoch - 1] = objective
@@ -2265,6 +2272,7 @@ def accelerated_search_epochs(
     s[S_FIRST_MAPPING] = first_mapping
     s[S_BEST] = best
     s[S_STALLED] = stalled
+    s[S_STREAK] = streak
     s[S_LAST_ETA] = last_eta
     s[S_LAST_VALUE] = last_value
     return status, epoch

@@ -104,7 +104,8 @@ class GDRegressor(RegressorMixin, BaseGD):
           loss and the ``"sgd"`` or accelerated ``"nesterov"`` rule,
           ``"constant"`` otherwise;
         - ``"line_search"`` (full batch only): backtracking (Armijo) from
-          the last accepted step, doubled after a first-try success; the
+          the last accepted step, grown by sqrt(2) after three first-try
+          successes in a row; the
           objective never increases;
         - ``"constant"``: ``eta0``;
         - ``"invscaling"``: ``eta0 / (t + 1) ** power_t``;

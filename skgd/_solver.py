@@ -130,6 +130,9 @@ class SolverState:
     # The accelerated full-batch rule's momentum sequence (1 after a
     # restart).
     theta: float = 1.0
+    # Full-batch line search: epochs in a row whose step passed at its first
+    # trial (the step grows after a few, see skgd._fullbatch).
+    search_streak: int = 0
 
     @classmethod
     def new(cls, n_outputs, n_features, dtype, seed):
@@ -157,6 +160,7 @@ class SolverState:
             "shuffle_state",
             "l1_total",
             "theta",
+            "search_streak",
         ):
             setattr(self, name, getattr(other, name))
         # The cumulative L1 record (plain SGD with an L1 part on stochastic
@@ -185,6 +189,7 @@ class SolverState:
             l1_applied=None if self.l1_applied is None else self.l1_applied.copy(),
             l1_total=self.l1_total,
             theta=self.theta,
+            search_streak=self.search_streak,
         )
 
 

@@ -149,8 +149,9 @@ def test_default_line_search_reads_the_data_once_per_trial(monkeypatch):
     monkeypatch.setattr(InMemoryOracle, "_extrapolated_pass", count_fused)
     model = GDClassifier(alpha=1e-3).fit(X, y)
     assert model.n_iter_ >= 10
-    # The start's gradient, and at most a few function restarts.
-    assert reads["loss_gradient"] <= 1 + model.n_iter_ // 10
+    # The start's gradient, and a few function restarts (a separate read
+    # per epoch would make it n_iter_ or more).
+    assert reads["loss_gradient"] <= 1 + model.n_iter_ // 4
     assert model.n_iter_ <= reads["extrapolated"] <= 2 * model.n_iter_
 
 
