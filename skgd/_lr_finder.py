@@ -291,10 +291,12 @@ def find_learning_rate(
       oscillations build up over many updates). The bound applies to the
       smooth losses (all but ``"hinge"``, ``"perceptron"`` and
       ``"epsilon_insensitive"``) and comes from the estimator's own
-      ``eta0="auto"``, which is 1/L, or (1 - m)/L with momentum, L bounding
-      the curvature of the loss over a batch: the largest stable step is
-      2(1 + m)/L for full-batch heavy-ball momentum, 2(1 + m)/((1 + 2m) L)
-      for full-batch Nesterov, and 2(1 - m)/L (2/L without momentum) for
+      ``eta0="auto"``, which is 1/L for full batches and (1 - m)/L with
+      momentum for stochastic ones, L bounding the curvature of the loss
+      over a batch: the largest stable step is 2(1 + m)/L for full-batch
+      heavy-ball momentum, 2(1 + m)/((1 + 2m) L) for full-batch Nesterov
+      (4/(3L) for the accelerated rule of ``momentum="auto"``, whose
+      momentum tends to 1), and 2(1 - m)/L (2/L without momentum) for
       stochastic batches, where momentum piles up gradient noise as well.
       Computing it costs one epoch of training with ``eta0="auto"``.
       Full-batch plain steps need no bound: every update of the test is
@@ -566,7 +568,9 @@ def _hyper(rule, params):
     """The rule's hyper-parameters from the estimator's parameters (their
     defaults where the estimator lacks one)."""
     return {
-        name: float(params.get(name, OPTIMIZER_PARAMETERS[name].default))
+        name: OPTIMIZER_PARAMETERS[name].number(
+            params.get(name, OPTIMIZER_PARAMETERS[name].default)
+        )
         for name in rule.params
     }
 
@@ -576,11 +580,13 @@ def _stable_step_bound(estimator, X, y, rows, weights, batch, n_rows, common):
     needs no bound or there is none.
 
     For a smooth loss and a non-adaptive update rule, ``eta0="auto"`` is
-    the estimator's documented safe step: 1/L for plain gradient steps and
-    (1 - m)/L with momentum m, where L bounds the curvature of the loss over
-    a batch of this size.  For full batches the largest step that does not
-    diverge on a quadratic follows: 2/L for plain steps, 2(1 + m)/L for
-    heavy-ball momentum and 2(1 + m)/((1 + 2m) L) for Nesterov's.  With
+    the estimator's documented safe step: 1/L for full batches, and for
+    stochastic ones 1/L for plain gradient steps and (1 - m)/L with
+    momentum m, where L bounds the curvature of the loss over a batch of
+    this size.  For full batches the largest step that does not diverge on
+    a quadratic follows: 2/L for plain steps, 2(1 + m)/L for heavy-ball
+    momentum and 2(1 + m)/((1 + 2m) L) for Nesterov's (m -> 1 for the
+    accelerated rule of ``momentum="auto"``).  With
     stochastic batches momentum accumulates the gradient noise as well, so
     the bound is put on the effective step eta / (1 - m): 2(1 - m)/L, that
     is twice the automatic step for every rule.
@@ -615,8 +621,12 @@ def _stable_step_bound(estimator, X, y, rows, weights, batch, n_rows, common):
     if batch < n_rows:
         largest = 2.0 * auto
     else:
-        # Both steps are inversely proportional to L: their ratio at L = 1
-        # carries the automatic step over to the largest stable one.
+        # A full batch's automatic step is 1/L for every rule with a stable
+        # step (see _fullbatch), so the probe's step gives L itself.
         hyper = _hyper(rule, params)
-        largest = rule.stable_step(1.0, hyper) / rule.auto_step(1.0, hyper) * auto
+        if rule.name == "nesterov" and params.get("momentum") == "auto":
+            # Nesterov's accelerated rule: its momentum sequence tends to 1,
+            # where the stable step is smallest.
+            hyper[rule.velocity] = 1.0
+        largest = rule.stable_step(1.0 / auto, hyper)
     return STABLE_FRACTION * largest

@@ -176,6 +176,35 @@ def test_stochastic_suggestion_respects_the_stability_bound():
     assert result.eta0 < 0.1 * result.min_loss_learning_rate
 
 
+@pytest.mark.parametrize(
+    "optimizer, momentum, stable",
+    [
+        # 2(1 + m) for heavy ball, 2(1 + m)/(1 + 2m) for Nesterov, and for
+        # Nesterov's accelerated rule (momentum="auto") its limit m -> 1.
+        ("momentum", "auto", 2 * 1.9),
+        ("momentum", 0.9, 2 * 1.9),
+        ("momentum", 0.5, 2 * 1.5),
+        ("nesterov", 0.9, 2 * 1.9 / 2.8),
+        ("nesterov", "auto", 4 / 3),
+    ],
+)
+def test_full_batch_momentum_bound_is_the_quadratic_stability_limit(
+    optimizer, momentum, stable
+):
+    # A full batch's automatic step is 1/L for every rule (the plain rule's
+    # probe gives it), so the cap is 90% of the stability limit times 1/L.
+    X, y = tutorial()
+    estimator = GDRegressor(optimizer=optimizer, momentum=momentum)
+    result = find_learning_rate(estimator, X, y, random_state=0)
+    inverse_L = (
+        GDRegressor(optimizer="sgd", learning_rate="constant", max_iter=1, tol=None)
+        .fit(X, y)
+        .eta0_
+    )
+    assert result.cap == pytest.approx(0.9 * stable * inverse_L, rel=1e-12)
+    assert result.eta0 <= result.cap
+
+
 # --------------------------------------------------------------------------
 # What the test records
 # --------------------------------------------------------------------------
