@@ -46,6 +46,7 @@ from skgd._solver import (
     prepare_l1_record,
     resolve_eta0,
     resolve_spec,
+    warn_if_not_converged,
 )
 from skgd._validation import check_csr
 from skgd.exceptions import DivergenceError
@@ -515,10 +516,8 @@ def stream_fit(
     :class:`~skgd._callbacks.EpochReporter`) hears of every epoch, and stops
     training when it asks to, as in memory.
     """
-    import warnings
 
     import dask
-    from sklearn.exceptions import ConvergenceWarning
 
     # The "auto" choices of stochastic batches (plain steps, constant
     # schedule, momentum 0.9).
@@ -588,20 +587,14 @@ def stream_fit(
                 converged = stop = True
         if stop:
             break
-    if (
-        not (converged or stopped_by_callback)
-        and warn_convergence
-        and spec.tol is not None
-        and epoch > 0
-    ):
-        warnings.warn(
-            f"Maximum number of epochs ({epochs}) reached before the stopping "
-            "criterion was met; increase max_iter, raise eta0 or tol, or scale "
-            "the data.",
-            ConvergenceWarning,
-            # Placed at the caller's line by warn_again, from _run_dask.
-            stacklevel=2,
-        )
+    warn_if_not_converged(
+        epochs,
+        converged or stopped_by_callback or not warn_convergence or epoch == 0,
+        spec,
+        "increase max_iter, raise eta0 or tol, or scale the data.",
+        # Placed at the caller's line by warn_again, from _run_dask.
+        stacklevel=2,
+    )
     return SolverResult(
         state=state,
         W=_published(state, average_start).copy(),

@@ -48,10 +48,8 @@ objective's improvement.
 """
 
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from skgd import _kernel
 from skgd._divergence import DivergenceMonitor
@@ -67,6 +65,7 @@ from skgd._solver import (
     SolverResult,
     _average_start,
     resolve_spec,
+    warn_if_not_converged,
 )
 from skgd.schedules import _step_sizes
 
@@ -815,21 +814,15 @@ def solve_full_batch(
         if stop:
             break
 
-    if (
-        not (converged or stopped_by_callback)
-        and warn_convergence
-        and spec.tol is not None
-        and epoch > 0
-    ):
-        warnings.warn(
-            f"Maximum number of epochs ({epochs}) reached before the stopping "
-            "criterion was met; increase max_iter or tol, or use the default "
-            "optimizer and learning_rate.",
-            ConvergenceWarning,
-            # solve_full_batch <- solve <- _run <- fit <- _fit_context
-            # <- keeps_state_on_error <- the caller's line.
-            stacklevel=8,
-        )
+    warn_if_not_converged(
+        epochs,
+        converged or stopped_by_callback or not warn_convergence or epoch == 0,
+        spec,
+        "increase max_iter or tol, or use the default optimizer and learning_rate.",
+        # solve_full_batch <- solve <- _run <- fit <- _fit_context
+        # <- keeps_state_on_error <- the caller's line.
+        stacklevel=8,
+    )
 
     # Keep what resumed training needs: the iterate, the momentum
     # displacement and sequence, the optimizer buffers.

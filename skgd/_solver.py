@@ -486,6 +486,24 @@ def kernel_epoch(
     return result
 
 
+def warn_if_not_converged(epochs, finished, spec, advice, stacklevel):
+    """The ConvergenceWarning of a run that used up ``max_iter`` epochs.
+
+    ``finished`` is true when the run has nothing to warn about (it
+    converged, a callback stopped it, or it ran no epoch); a run without a
+    stopping rule (``tol=None``) never warns.  ``stacklevel`` counts from the
+    caller of this function.
+    """
+    if finished or spec.tol is None:
+        return
+    warnings.warn(
+        f"Maximum number of epochs ({epochs}) reached before the stopping "
+        f"criterion was met; {advice}",
+        ConvergenceWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 def solve(
     X,
     Y,
@@ -751,21 +769,15 @@ def solve(
         if stop:
             break
 
-    if (
-        not (converged or stopped_by_callback)
-        and warn_convergence
-        and spec.tol is not None
-        and epoch > 0
-    ):
-        warnings.warn(
-            f"Maximum number of epochs ({epochs}) reached before the stopping "
-            "criterion was met; increase max_iter, raise eta0 or tol, or scale "
-            "the data.",
-            ConvergenceWarning,
-            # solve <- _run <- fit <- _fit_context <- keeps_state_on_error
-            # <- the caller's line.
-            stacklevel=6,
-        )
+    warn_if_not_converged(
+        epochs,
+        converged or stopped_by_callback or not warn_convergence or epoch == 0,
+        spec,
+        "increase max_iter, raise eta0 or tol, or scale the data.",
+        # solve <- _run <- fit <- _fit_context <- keeps_state_on_error
+        # <- the caller's line.
+        stacklevel=6,
+    )
 
     if best_W is not None:
         # Early stopping publishes the best epoch; resumed training
