@@ -751,16 +751,6 @@ def _call(oracle, name, args):
     return getattr(oracle, name)(*args)
 
 
-def _extrapolated_chunk(oracle, W, base_pass, beta):
-    base = None if base_pass is None else base_pass[3]
-    return oracle.extrapolated_pass(W, base, beta)
-
-
-def _pass_sums(result):
-    """The sums of a chunk's extrapolated pass (its predictions stay)."""
-    return result[:3]
-
-
 def _add(a, b):
     """Sum of two oracle answers: floats, arrays or tuples of them."""
     if isinstance(a, tuple):
@@ -770,26 +760,52 @@ def _add(a, b):
     return a + b
 
 
-def _tree_sum(parts):
-    """Pairwise reduction of delayed parts (depth log2 of their number)."""
+def _add_all(*parts):
+    """Sum of oracle answers, added in the order given."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = _add(total, part)
+    return total
+
+
+# The chunks' answers are summed on the client, in chunk order, when all of
+# them together take at most this many bytes: one round trip to the
+# cluster, where a tree of additions on the workers costs one more round
+# trip per level (on a LocalCluster each level costs about 20 ms, more than
+# the arithmetic of a 200k-row chunk at 20 features).  Larger answers (many
+# chunks of a wide model) are first added on the workers, as many per task
+# as fit in this budget, so the client never holds more than it.
+CLIENT_SUM_BYTES = 64 * 2**20
+
+
+def _reduce_on_cluster(parts, part_bytes):
+    """Compute the sum of delayed ``parts`` (each about ``part_bytes``)."""
     import dask
 
-    add = dask.delayed(_add, pure=True)
-    while len(parts) > 1:
-        parts = [
-            add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-            for i in range(0, len(parts), 2)
-        ]
-    return parts[0]
+    fan_in = max(2, int(CLIENT_SUM_BYTES // max(part_bytes, 1)))
+    add = dask.delayed(_add_all, pure=False)
+    while len(parts) > fan_in:
+        parts = [add(*parts[i:i + fan_in]) for i in range(0, len(parts), fan_in)]
+    return _add_all(*dask.compute(*parts))
 
 
 class DaskOracle(GradientOracle):
     """The full-batch oracle of Dask data: the in-memory oracle on every
-    chunk, its sums reduced over the cluster as a tree.
+    chunk, its sums added up over the cluster.
 
-    The chunks are checked, encoded and kept on the workers (persisted) once;
-    each question is then one map-reduce whose answer (a few arrays of
-    ``n_outputs x (n_features + 1)``) is all that reaches the client.
+    The chunks are checked, encoded and kept on the workers (persisted) once,
+    each as an :class:`~skgd._oracle.InMemoryOracle`; each question is then
+    one map over the chunks whose answers (a few arrays of
+    ``n_outputs x (n_features + 1)`` per chunk) are all that reaches the
+    client, which adds them in chunk order.
+
+    The extrapolated form keeps state on the workers: every chunk's oracle
+    keeps its rows' predictions at the last two models it evaluated, as it
+    does in memory, so every line-search trial is one read of each chunk.
+    The chunks' oracles belong to this oracle alone (their task keys are
+    unique), so no other fit's trials overwrite those predictions; a chunk
+    that has lost them (moved to another worker, spilled, recomputed) reads
+    its rows once more for the base model, and the sums stay exact.
 
     Parameters
     ----------
@@ -819,7 +835,9 @@ class DaskOracle(GradientOracle):
     def from_training_data(cls, estimator, data, spec, n_outputs, persist=True):
         import dask
 
-        make = dask.delayed(_chunk_oracle, pure=True)
+        # pure=False: keys unique to this fit, so the chunks' kept
+        # predictions (see the class docstring) are this fit's alone.
+        make = dask.delayed(_chunk_oracle, pure=False)
         oracles = [
             make(estimator, x, y, s, data.dtype, data.class_weights, n_outputs, spec)
             for x, y, s in zip(data.x_blocks, data.y_blocks, data.sw_blocks)
@@ -833,69 +851,37 @@ class DaskOracle(GradientOracle):
             persist=persist,
         )
 
-    def _reduce(self, name, *args):
+    def _reduce(self, name, *args, size):
         import dask
 
-        call = dask.delayed(_call, pure=True)
-        (total,) = dask.compute(
-            _tree_sum([call(oracle, name, args) for oracle in self.oracles])
-        )
-        return total
+        call = dask.delayed(_call, pure=False)
+        parts = [call(oracle, name, args) for oracle in self.oracles]
+        return _reduce_on_cluster(parts, 8 * (size + 3))
 
     def loss_gradient(self, W, with_gradient=True):
         W = np.ascontiguousarray(W, dtype=self.dtype)
-        loss_sum, G = self._reduce("loss_gradient", W, with_gradient)
+        loss_sum, G = self._reduce(
+            "loss_gradient", W, with_gradient, size=W.size
+        )
         return float(loss_sum), G
 
     def extrapolated_loss_gradient(self, W, beta, W_base):
-        """The in-memory oracle's extrapolated form on every chunk: each
-        chunk keeps its rows' predictions on its worker (the results of the
-        last two models stay persisted there), so every trial is one
-        map-reduce over the chunks, with the same sums as in memory."""
-        import dask
-
+        """The in-memory oracle's extrapolated form on every chunk (each
+        chunk combines its kept predictions of ``W_base`` with those of
+        ``W``), summed over the chunks."""
         W = np.ascontiguousarray(W, dtype=self.dtype)
-        bases = [None] * len(self.oracles)
-        if beta != 0.0:
-            bases = self._passes_at(np.ascontiguousarray(W_base, dtype=self.dtype))
-        passes = self._run_passes(W, bases, beta)
-        sums = dask.delayed(_pass_sums, pure=True)
-        (total,) = dask.compute(_tree_sum([sums(p) for p in passes]))
-        loss_W, loss_Y, G = total
+        W_base = np.ascontiguousarray(W_base, dtype=self.dtype)
+        loss_W, loss_Y, G = self._reduce(
+            "extrapolated_loss_gradient", W, beta, W_base, size=W.size
+        )
         return float(loss_W), float(loss_Y), G
 
-    def _run_passes(self, W, bases, beta):
-        import dask
-
-        run = dask.delayed(_extrapolated_chunk, pure=True)
-        passes = list(
-            dask.persist(*[
-                run(oracle, W, base, beta)
-                for oracle, base in zip(self.oracles, bases)
-            ])
-        )  # fmt: skip
-        # Keep the predictions of the last two models (the base of the next
-        # trial is the last accepted one); older ones are released.
-        if not hasattr(self, "_kept_passes"):
-            self._kept_passes = []
-        self._kept_passes = [
-            kept for kept in self._kept_passes if kept[0] != W.tobytes()
-        ][-1:] + [(W.tobytes(), passes)]
-        return passes
-
-    def _passes_at(self, W):
-        for key, passes in getattr(self, "_kept_passes", []):
-            if key == W.tobytes():
-                return passes
-        return self._run_passes(W, [None] * len(self.oracles), 0.0)
-
     def gram_matvec(self, v, fit_intercept):
-        return self._reduce(
-            "gram_matvec", np.ascontiguousarray(v, dtype=np.float64), fit_intercept
-        )
+        v = np.ascontiguousarray(v, dtype=np.float64)
+        return self._reduce("gram_matvec", v, fit_intercept, size=v.size)
 
     def column_moments(self):
-        return self._reduce("column_moments")
+        return self._reduce("column_moments", size=2 * self.n_features)
 
 
 # ----------------------------------------------------------------------

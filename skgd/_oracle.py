@@ -165,6 +165,17 @@ class InMemoryOracle(GradientOracle):
         self._margins = [None, None]
         self._margin_keys = [None, None]
 
+    def __sizeof__(self):
+        # What the object holds, X's arrays included: a scheduler that
+        # sizes objects with sys.getsizeof (Dask does) would otherwise take
+        # a chunk's oracle for a few bytes and move it between workers as
+        # if it cost nothing.
+        arrays = (
+            *self.data.args[:4], self.Y, self.sample_weight, self.rows,
+            *(m for m in self._margins if m is not None),
+        )
+        return object.__sizeof__(self) + sum(a.nbytes for a in arrays)
+
     # The full-batch driver may run its default rule's epochs in compiled
     # code on this oracle's data (skgd._fullbatch._CompiledRun).
     compiled_epochs = True

@@ -756,3 +756,53 @@ def test_dask_oracle_equals_in_memory_oracle(client, case):
     for got, expected in zip(on_cluster.column_moments(), in_memory.column_moments()):
         assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
     assert on_cluster.weight_sum == pytest.approx(in_memory.weight_sum, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", ["log_loss", "multinomial", "csr"])
+@pytest.mark.parametrize("persist", [True, False])
+def test_dask_oracle_extrapolated_form_equals_in_memory(client, case, persist):
+    # A line search's sequence of trials: plain, extrapolated from the last
+    # model, extrapolated from an older one (no longer kept), and the same
+    # trial twice.  The chunks keep their predictions on the workers; without
+    # persist every question rebuilds the chunks, which must then read their
+    # rows again for the base model and still give the same sums.
+    rng = np.random.RandomState(1)
+    n, d = 1003, 6
+    X = rng.randn(n, d)
+    weights = rng.uniform(0.1, 3.0, n)
+    n_outputs, loss, kind = 1, "log_loss", TARGET_ONE_VS_REST
+    Y = rng.randint(0, 2, (n, 1)).astype(float)
+    if case == "multinomial":
+        n_outputs, loss, kind = 3, "multinomial", TARGET_MULTINOMIAL
+        Y = rng.randint(0, 3, (n, 1)).astype(float)
+    if case == "csr":
+        X[rng.rand(n, d) < 0.6] = 0.0
+        X = sp.csr_matrix(X)
+    in_memory, on_cluster = _oracle_pair(X, Y, weights, n_outputs, loss, kind, 300)
+    if not persist:
+        on_cluster = DaskOracle(
+            on_cluster.oracles, n_features=d, n_outputs=n_outputs,
+            dtype=X.dtype, weight_sum=on_cluster.weight_sum, persist=False,
+        )
+    models = [rng.randn(n_outputs, d + 1) for _ in range(4)]
+    trials = [
+        (models[0], 0.0, models[0]),
+        (models[1], 0.7, models[0]),
+        (models[2], 0.4, models[1]),
+        (models[3], 0.9, models[0]),
+        (models[3], 0.9, models[0]),
+    ]
+    for W, beta, W_base in trials:
+        fresh = InMemoryOracle(
+            X, Y, weights, n_outputs=n_outputs, loss_code=LOSSES[loss].code,
+            epsilon=0.1, target_kind=kind,
+        )
+        followed = in_memory.extrapolated_loss_gradient(W, beta, W_base)
+        for reference in (fresh.extrapolated_loss_gradient(W, beta, W_base), followed):
+            got = on_cluster.extrapolated_loss_gradient(W, beta, W_base)
+            assert got[0] == pytest.approx(reference[0], rel=1e-12)
+            assert got[1] == pytest.approx(reference[1], rel=1e-12)
+            assert_allclose(
+                got[2], reference[2], rtol=1e-12,
+                atol=1e-12 * np.abs(reference[2]).max(),
+            )
