@@ -31,7 +31,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, log_loss, r2_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -331,7 +331,16 @@ def _full_batch_problem(case):
     return estimator, (X, y, weights), (dX, dy, dw)
 
 
-def _assert_same_fit(on_dask, in_memory, rtol):
+def _log_objective(model, X, y, sample_weight, alpha):
+    """The classifier's objective in float64: the weighted mean log loss
+    plus alpha / 2 ||coef||^2."""
+    proba = model.predict_proba(X.astype(np.float64))
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    penalty = 0.5 * alpha * float(np.sum(coef**2))
+    return log_loss(y, proba, sample_weight=sample_weight) + penalty
+
+
+def _assert_same_fit(on_dask, in_memory, rtol, data=None):
     # The same driver asks the same questions of the data; only the order
     # of the float64 additions of the chunks' sums differs, so the iterates
     # agree to rounding, not bitwise.
@@ -339,19 +348,27 @@ def _assert_same_fit(on_dask, in_memory, rtol):
     scale = np.abs(in_memory.coef_).max()
     if on_dask.coef_.dtype == np.float32:
         # float32 gradients are summed in float32, in blocks in memory and
-        # by chunk on Dask, so the two runs part at float32's rounding; the
-        # line search's decisions then differ once the objective is near
-        # its floor, and each run stops where its own rule says.  The
-        # epochs before that agree to float32 precision, and both models
-        # are within the stopping tolerance (tol=1e-4 relative) of the
-        # optimum, so of each other.
+        # by chunk on Dask, so the two runs part at float32's rounding: the
+        # epochs before the objective nears its float32 floor agree to
+        # float32 precision, then the line search's decisions differ and
+        # each run stops where its own rule says (tol, or the floor of the
+        # float32 gradient).  Both must then be optimal to float32's
+        # resolution of the objective.  How far apart that leaves their
+        # coefficients depends on the conditioning and on the CPU's rounding
+        # (up to 7e-4 relative on this data), so the objective, not the
+        # coefficients, is compared, against scikit-learn's float64
+        # solution of the same problem.
         n = min(on_dask.n_iter_, in_memory.n_iter_, 8)
         assert_allclose(on_dask.loss_curve_[:n], in_memory.loss_curve_[:n], rtol=rtol)
-        close = 4 * in_memory.tol
-        assert_allclose(on_dask.coef_, in_memory.coef_, rtol=close, atol=close * scale)
-        assert_allclose(
-            on_dask.intercept_, in_memory.intercept_, rtol=close, atol=close * scale
-        )
+        X, y, w = data
+        alpha = in_memory.alpha
+        reference = LogisticRegression(
+            C=1.0 / (alpha * w.sum()), tol=1e-12, max_iter=10_000
+        ).fit(X.astype(np.float64), y, sample_weight=w)
+        f_star = _log_objective(reference, X, y, w, alpha)
+        for model in (in_memory, on_dask):
+            gap = (_log_objective(model, X, y, w, alpha) - f_star) / f_star
+            assert gap <= 16 * np.finfo(np.float32).eps
         return
     assert_allclose(on_dask.coef_, in_memory.coef_, rtol=rtol, atol=rtol * scale)
     assert_allclose(
@@ -373,7 +390,9 @@ def test_default_full_batch_on_dask_equals_in_memory(client, case):
     in_memory = estimator(random_state=0).fit(X, y, sample_weight=w)
     on_dask = estimator(random_state=0).fit(dX, dy, sample_weight=dw)
     # float32 models keep float32 iterates: equal to float32's precision.
-    _assert_same_fit(on_dask, in_memory, 1e-5 if case == "float32" else 1e-10)
+    _assert_same_fit(
+        on_dask, in_memory, 1e-5 if case == "float32" else 1e-10, data=(X, y, w)
+    )
     assert in_memory.n_iter_ < in_memory.max_iter  # converged, not cut off
 
 
