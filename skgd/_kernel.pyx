@@ -17,19 +17,22 @@
 # For the full batch this is the exact weighted-mean gradient; for a batch of
 # one row it is an unbiased estimate of it that respects the weight of the row.
 
-from libc.math cimport fabs, pow, sqrt
+from libc.math cimport fabs, log, pow, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 
 cimport cython
 from cython cimport floating
 
 from skgd._losses cimport (
+    LOG_LOSS,
     LossCode,
     point_loss,
+    skgd_exp_nonpos_inplace,
+    skgd_log_losses,
     softmax_loss,
     SOFTMAX,
 )
@@ -92,6 +95,14 @@ cdef double ADAPTIVE_EPS = 1e-8
 # memory round trip, so a single row of look-ahead would leave most of the
 # latency exposed in a shuffled order.
 cdef Py_ssize_t PREFETCH_AHEAD = 4
+# The full-batch passes take rows in groups of this many: first every row's
+# predictions, then the group's losses in one loop, then the gradient
+# terms in row order.  The log loss and the softmax then evaluate their
+# exponentials and logarithms in vector registers (skgd_log_losses), eight
+# rows at a time, where a call per row cost a third of a logistic fit; the
+# sums keep their row order, so the grouping changes no result.
+cdef enum:
+    ROW_GROUP = 8
 # Work of one block of rows in the shared gradient of a batch, counted as
 # rows x (stored values per row + 1) x outputs.  A batch with the work of
 # at least two blocks is cut into blocks of this many rows' work (the last
@@ -240,6 +251,74 @@ cdef inline double row_loss(
     for k in range(K):
         total += point_loss(loss, P[k], y_row[k], eps, &Dv[k])
     return total
+
+
+cdef inline Py_ssize_t group_work_size(int K) noexcept nogil:
+    """Doubles of work space group_row_losses and the grouped passes need:
+    predictions, derivatives, targets and per-output losses of ROW_GROUP
+    rows (K each), then the rows' losses at two points."""
+    return ROW_GROUP * (4 * K + 2)
+
+
+cdef inline void group_row_losses(
+    int loss, double eps, int target_kind, int K,
+    const floating* Yp, Py_ssize_t y_cols, const Py_ssize_t* rows,
+    Py_ssize_t m, double* P, double* Dv, double* work, double* L,
+) noexcept nogil:
+    """row_loss of m <= ROW_GROUP rows at once: row g (data row rows[g])
+    has its predictions at P[g K], gets its derivatives at Dv[g K] and its
+    loss in L[g], the same numbers row_loss gives.  The log loss and the
+    softmax evaluate the whole group's exponentials in one loop the
+    compiler vectorises; work holds 2 ROW_GROUP K doubles."""
+    cdef Py_ssize_t g, n = m * K
+    cdef int k, label
+    cdef double* T = work
+    cdef double* E = work + ROW_GROUP * K
+    cdef double total, pmax
+    cdef const double* Pg
+    cdef double* Dg
+    if loss == LOG_LOSS and target_kind == TARGET_ONE_VS_REST:
+        for g in range(m):
+            label = <int>Yp[rows[g] * y_cols]
+            for k in range(K):
+                if K == 1:
+                    T[g * K + k] = 1.0 if label == 1 else -1.0
+                else:
+                    T[g * K + k] = 1.0 if label == k else -1.0
+        skgd_log_losses(P, T, Dv, E, n)
+        for g in range(m):
+            # Summed over outputs in order from zero, as row_loss does.
+            total = 0.0
+            for k in range(K):
+                total += E[g * K + k]
+            L[g] = total
+    elif target_kind == TARGET_MULTINOMIAL:
+        # softmax_loss with the exponentials taken out of the row loop.
+        for g in range(m):
+            Pg = P + g * K
+            pmax = Pg[0]
+            for k in range(1, K):
+                if Pg[k] > pmax:
+                    pmax = Pg[k]
+            E[g] = pmax
+            for k in range(K):
+                Dv[g * K + k] = Pg[k] - pmax
+        skgd_exp_nonpos_inplace(Dv, n)
+        for g in range(m):
+            Pg = P + g * K
+            Dg = Dv + g * K
+            total = 0.0
+            for k in range(K):
+                total += Dg[k]
+            for k in range(K):
+                Dg[k] /= total
+            label = <int>Yp[rows[g] * y_cols]
+            Dg[label] -= 1.0
+            L[g] = log(total) + E[g] - Pg[label]
+    else:
+        for g in range(m):
+            L[g] = row_loss(loss, eps, target_kind, K, Yp + rows[g] * y_cols,
+                            P + g * K, Dv + g * K)
 
 
 cdef inline floating optimizer_step(
@@ -483,39 +562,29 @@ cdef inline void finish_intercept(floating* W, floating* G, int K, Py_ssize_t D,
         G[k * D + n_features] = 0
 
 
-cdef double accumulate_rows(
+cdef void group_predictions(
     const floating* Xp, const floating* Xv, const index_t* Xi,
     const index_t* Xptr, bint sparse, Py_ssize_t n_features,
-    const floating* Yp, Py_ssize_t y_cols, int target_kind,
-    const floating* swp, const Py_ssize_t* orderp, Py_ssize_t n_rows,
-    Py_ssize_t start, Py_ssize_t stop, double scale,
-    const floating* W, int K, int loss, double epsilon,
-    floating* G, double* P, double* Dv,
-    double* M_new, const double* M_base, double beta, double* loss_new,
+    const floating* Yp, Py_ssize_t y_cols, const floating* swp,
+    const Py_ssize_t* orderp, Py_ssize_t r0, Py_ssize_t m, Py_ssize_t limit,
+    const floating* W, int K, Py_ssize_t* rows, double* P,
 ) noexcept nogil:
-    """Add the gradient of rows order[start:stop] at W into G (K, D) and
-    return their sample-weighted loss sum: each row is read once for the
-    predictions of every output and the gradient of every output.
-
-    Extrapolated form (M_new not NULL; the accelerated line search): the
-    predictions at W are written to M_new (row i at M_new[i K]) and their
-    weighted loss sum added to loss_new[0]; the loss and the gradient are
-    then those of the extrapolated model W + beta (W - W_base), whose
-    predictions are P + beta (P - M_base) from the base model's stored
-    ones (M_base), so the trial point and the next gradient point cost
-    one read of the row between them.  M_base NULL means beta = 0."""
-    cdef Py_ssize_t D = n_features + 1, r, i, q, next_row, row_start = 0, nnz = 0
+    """The group of rows order[r0:r0 + m]: their indices into rows[g] and
+    the predictions of every output into P[g K], each row requested from
+    memory PREFETCH_AHEAD rows ahead (no further than order[limit - 1]).
+    Called once per group, so the call costs nothing beside the rows."""
+    cdef Py_ssize_t D = n_features + 1, r, g, i, q, next_row, row_start, nnz
     cdef int k
-    cdef double total = 0.0, row_w, new_sum = 0.0
-    cdef floating ck
-    cdef const floating* x = NULL
-    for r in range(start, stop):
+    cdef double* Pg
+    for g in range(m):
+        r = r0 + g
         i = orderp[r]
-        if sparse and r + 2 * PREFETCH_AHEAD < n_rows:
+        rows[g] = i
+        if sparse and r + 2 * PREFETCH_AHEAD < limit:
             # The row's extent must arrive before its data can be
             # requested: fetch it twice as far ahead.
             skgd_prefetch(Xptr + orderp[r + 2 * PREFETCH_AHEAD])
-        if r + PREFETCH_AHEAD < n_rows:
+        if r + PREFETCH_AHEAD < limit:
             next_row = orderp[r + PREFETCH_AHEAD]
             skgd_prefetch(Yp + next_row * y_cols)
             skgd_prefetch(swp + next_row)
@@ -528,40 +597,103 @@ cdef double accumulate_rows(
                 while q < n_features:
                     skgd_prefetch(Xp + next_row * n_features + q)
                     q += 64 // sizeof(floating)
+        Pg = P + g * K
         if sparse:
             row_start = Xptr[i]
             nnz = Xptr[i + 1] - row_start
             for k in range(K):
-                P[k] = sparse_dot(W + k * D, Xv + row_start, Xi + row_start,
-                                  nnz) + W[k * D + n_features]
+                Pg[k] = sparse_dot(W + k * D, Xv + row_start, Xi + row_start,
+                                   nnz) + W[k * D + n_features]
         else:
-            x = Xp + i * n_features
             for k in range(K):
-                P[k] = dense_dot(W + k * D, x, n_features) + W[k * D + n_features]
-        row_w = swp[i]
+                Pg[k] = dense_dot(W + k * D, Xp + i * n_features,
+                                  n_features) + W[k * D + n_features]
+
+
+cdef double accumulate_rows(
+    const floating* Xp, const floating* Xv, const index_t* Xi,
+    const index_t* Xptr, bint sparse, Py_ssize_t n_features,
+    const floating* Yp, Py_ssize_t y_cols, int target_kind,
+    const floating* swp, const Py_ssize_t* orderp, Py_ssize_t n_rows,
+    Py_ssize_t start, Py_ssize_t stop, double scale,
+    const floating* W, int K, int loss, double epsilon,
+    floating* G, double* work,
+    double* M_new, const double* M_base, double beta, double* loss_new,
+) noexcept nogil:
+    """Add the gradient of rows order[start:stop] at W into G (K, D) and
+    return their sample-weighted loss sum: each row is read once for the
+    predictions of every output and the gradient of every output.  work
+    holds group_work_size(K) doubles.
+
+    Extrapolated form (M_new not NULL; the accelerated line search): the
+    predictions at W are written to M_new (row i at M_new[i K]) and their
+    weighted loss sum added to loss_new[0]; the loss and the gradient are
+    then those of the extrapolated model W + beta (W - W_base), whose
+    predictions are P + beta (P - M_base) from the base model's stored
+    ones (M_base), so the trial point and the next gradient point cost
+    one read of the row between them.  M_base NULL means beta = 0.
+
+    Rows go in groups of ROW_GROUP (predictions, losses, gradient terms);
+    the loss sums and G take the rows in their order all the same."""
+    cdef Py_ssize_t D = n_features + 1, r0, g, m, i, q
+    cdef Py_ssize_t row_start = 0, nnz = 0
+    cdef Py_ssize_t rows[ROW_GROUP]
+    cdef int k
+    cdef double total = 0.0, row_w, new_sum = 0.0
+    cdef bint extrapolate = M_new != NULL and M_base != NULL and beta != 0.0
+    cdef double* P = work
+    cdef double* Dv = work + ROW_GROUP * K
+    cdef double* loss_work = work + 2 * ROW_GROUP * K
+    cdef double* L = work + 4 * ROW_GROUP * K
+    cdef double* L_trial = L + ROW_GROUP
+    cdef floating ck
+    cdef const floating* x = NULL
+    r0 = start
+    while r0 < stop:
+        m = stop - r0
+        if m > ROW_GROUP:
+            m = ROW_GROUP
+        group_predictions(Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                          swp, orderp, r0, m, n_rows, W, K, rows, P)
         if M_new != NULL:
-            for k in range(K):
-                M_new[i * K + k] = P[k]
-            if M_base != NULL and beta != 0.0:
-                new_sum += row_w * row_loss(loss, epsilon, target_kind, K,
-                                            Yp + i * y_cols, P, Dv)
+            for g in range(m):
                 for k in range(K):
-                    P[k] = P[k] + beta * (P[k] - M_base[i * K + k])
-        total += row_w * row_loss(loss, epsilon, target_kind, K,
-                                  Yp + i * y_cols, P, Dv)
-        for k in range(K):
-            ck = <floating>(row_w * scale * Dv[k])
-            if ck == 0:
-                continue
+                    M_new[rows[g] * K + k] = P[g * K + k]
+        if extrapolate:
+            group_row_losses(loss, epsilon, target_kind, K, Yp, y_cols, rows,
+                             m, P, Dv, loss_work, L_trial)
+            for g in range(m):
+                i = rows[g]
+                for k in range(K):
+                    P[g * K + k] = P[g * K + k] + beta * (P[g * K + k]
+                                                          - M_base[i * K + k])
+        group_row_losses(loss, epsilon, target_kind, K, Yp, y_cols, rows, m,
+                         P, Dv, loss_work, L)
+        for g in range(m):
+            i = rows[g]
+            row_w = swp[i]
+            if extrapolate:
+                new_sum += row_w * L_trial[g]
+            total += row_w * L[g]
             if sparse:
-                for q in range(row_start, row_start + nnz):
-                    G[k * D + Xi[q]] += ck * Xv[q]
+                row_start = Xptr[i]
+                nnz = Xptr[i + 1] - row_start
             else:
-                dense_axpy(G + k * D, ck, x, n_features)
-            G[k * D + n_features] += ck
+                x = Xp + i * n_features
+            for k in range(K):
+                ck = <floating>(row_w * scale * Dv[g * K + k])
+                if ck == 0:
+                    continue
+                if sparse:
+                    for q in range(row_start, row_start + nnz):
+                        G[k * D + Xi[q]] += ck * Xv[q]
+                else:
+                    dense_axpy(G + k * D, ck, x, n_features)
+                G[k * D + n_features] += ck
+        r0 += m
     if M_new != NULL:
         # Without extrapolation the trial point is the gradient point.
-        loss_new[0] += new_sum if (M_base != NULL and beta != 0.0) else total
+        loss_new[0] += new_sum if extrapolate else total
     return total
 
 
@@ -578,9 +710,13 @@ cdef struct BlockPlan:
     Py_ssize_t s_stride
     # n_buffers gradient buffers of g_stride items of the model's dtype.
     void* G_blocks
-    # Per buffer (at least one): the block's loss, then P and Dv (K each),
-    # then the trial point's loss sum of the extrapolated form.
+    # Per buffer (at least one): the block's loss, then the trial point's
+    # loss sum of the extrapolated form.
     double* scratch
+    # Per thread: the work space of a group of rows (group_work_size),
+    # w_stride doubles apart.
+    double* work
+    Py_ssize_t w_stride
     int n_threads
 
 
@@ -619,7 +755,8 @@ cdef int block_plan_init(
         plan.rows_per_block = 1
     plan.n_threads = n_threads if n_threads > 1 else 1
     plan.g_stride = cache_stride(K * D, item)
-    plan.s_stride = cache_stride(2 * K + 2, sizeof(double))
+    plan.s_stride = cache_stride(2, sizeof(double))
+    plan.w_stride = cache_stride(group_work_size(K), sizeof(double))
     plan.G_blocks = NULL
     n_blocks = max_batch_rows // plan.rows_per_block
     plan.n_buffers = 0
@@ -632,7 +769,9 @@ cdef int block_plan_init(
     plan.scratch = <double*>malloc(
         (plan.n_buffers if plan.n_buffers > 0 else 1)
         * plan.s_stride * sizeof(double))
-    if plan.scratch == NULL or (plan.n_buffers > 0 and plan.G_blocks == NULL):
+    plan.work = <double*>malloc(plan.n_threads * plan.w_stride * sizeof(double))
+    if (plan.scratch == NULL or plan.work == NULL
+            or (plan.n_buffers > 0 and plan.G_blocks == NULL)):
         return -1
     return 0
 
@@ -640,8 +779,10 @@ cdef int block_plan_init(
 cdef void block_plan_free(BlockPlan* plan) noexcept nogil:
     free(plan.G_blocks)
     free(plan.scratch)
+    free(plan.work)
     plan.G_blocks = NULL
     plan.scratch = NULL
+    plan.work = NULL
 
 
 def _swap_block_work(Py_ssize_t work):
@@ -692,8 +833,7 @@ cdef double accumulate_rows_parallel(
         return accumulate_rows(
             Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
             swp, orderp, n_rows, start, stop, scale, W, K, loss, epsilon,
-            G, plan.scratch + 1, plan.scratch + 1 + K,
-            M_new, M_base, beta, loss_new)
+            G, plan.work, M_new, M_base, beta, loss_new)
     first = 0
     while first < n_blocks:
         n_round = n_blocks - first
@@ -711,16 +851,16 @@ cdef double accumulate_rows_parallel(
             Gq = G_blocks + q * g_stride
             sq = plan.scratch + q * s_stride
             memset(Gq, 0, size * sizeof(floating))
-            sq[1 + 2 * K] = 0.0
+            sq[1] = 0.0
             sq[0] = accumulate_rows(
                 Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols, target_kind,
                 swp, orderp, n_rows, lo, hi, scale, W, K, loss, epsilon,
-                Gq, sq + 1, sq + 1 + K,
-                M_new, M_base, beta, sq + 1 + 2 * K)
+                Gq, plan.work + threadid() * plan.w_stride,
+                M_new, M_base, beta, sq + 1)
         for q in range(n_round):
             total += plan.scratch[q * s_stride]
             if M_new != NULL:
-                loss_new[0] += plan.scratch[q * s_stride + 1 + 2 * K]
+                loss_new[0] += plan.scratch[q * s_stride + 1]
             Gq = G_blocks + q * g_stride
             for j in range(size):
                 G[j] += Gq[j]
@@ -1026,6 +1166,7 @@ def run_epoch(
     cdef BlockPlan plan
     plan.G_blocks = NULL
     plan.scratch = NULL
+    plan.work = NULL
     cdef double* P = NULL
     cdef double* Dv = NULL
     cdef floating* C = NULL
@@ -1557,28 +1698,32 @@ cdef double sum_row_losses(
     const floating* swp, const Py_ssize_t* rowsp,
     Py_ssize_t start, Py_ssize_t stop,
     const floating* W, int K, int loss, double epsilon,
-    double* P, double* Dv,
+    double* work,
 ) noexcept nogil:
     """Sample-weighted loss sum of rows[start:stop] at W, without the
     gradient: the loss-only evaluations of a line search read each row once
-    for its predictions and write nothing else."""
-    cdef Py_ssize_t D = n_features + 1, r, i, row_start, nnz
-    cdef int k
+    for its predictions and write nothing else.  Rows go in groups as in
+    accumulate_rows (work holds group_work_size(K) doubles), prefetched as
+    there."""
+    cdef Py_ssize_t r0, g, m
+    cdef Py_ssize_t rows[ROW_GROUP]
     cdef double total = 0.0
-    for r in range(start, stop):
-        i = rowsp[r]
-        if sparse:
-            row_start = Xptr[i]
-            nnz = Xptr[i + 1] - row_start
-            for k in range(K):
-                P[k] = sparse_dot(W + k * D, Xv + row_start, Xi + row_start,
-                                  nnz) + W[k * D + n_features]
-        else:
-            for k in range(K):
-                P[k] = dense_dot(W + k * D, Xp + i * n_features,
-                                 n_features) + W[k * D + n_features]
-        total += swp[i] * row_loss(loss, epsilon, target_kind, K,
-                                   Yp + i * y_cols, P, Dv)
+    cdef double* P = work
+    cdef double* Dv = work + ROW_GROUP * K
+    cdef double* loss_work = work + 2 * ROW_GROUP * K
+    cdef double* L = work + 4 * ROW_GROUP * K
+    r0 = start
+    while r0 < stop:
+        m = stop - r0
+        if m > ROW_GROUP:
+            m = ROW_GROUP
+        group_predictions(Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
+                          swp, rowsp, r0, m, stop, W, K, rows, P)
+        group_row_losses(loss, epsilon, target_kind, K, Yp, y_cols, rows, m,
+                         P, Dv, loss_work, L)
+        for g in range(m):
+            total += swp[rows[g]] * L[g]
+        r0 += m
     return total
 
 
@@ -1659,7 +1804,7 @@ def full_loss_gradient(
                 total = sum_row_losses(
                     Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
                     target_kind, swp, rowsp, 0, n_rows, Wp, K, loss, epsilon,
-                    plan.scratch + 1, plan.scratch + 1 + K)
+                    plan.work)
             else:
                 # The blocks' loss sums, added in block order.
                 first = 0
@@ -1680,7 +1825,7 @@ def full_loss_gradient(
                         sq[0] = sum_row_losses(
                             Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
                             target_kind, swp, rowsp, lo, hi, Wp, K, loss,
-                            epsilon, sq + 1, sq + 1 + K)
+                            epsilon, plan.work + threadid() * plan.w_stride)
                     for q in range(n_round):
                         total += plan.scratch[q * plan.s_stride]
                     first += n_round

@@ -5,7 +5,7 @@ value, numerical stability for huge scores, and sparse input."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 
 from skgd import _kernel
 from skgd._solver import (
@@ -143,9 +143,13 @@ def make_problem(loss, kind, K, seed=0, n=60, d=4, dtype=np.float64):
     return tuple(cast)
 
 
-def kernel_loss(X, Y, kind, sw, W, rows, loss, eps=EPSILON, gradient=True):
+def kernel_loss(
+    X, Y, kind, sw, W, rows, loss, eps=EPSILON, gradient=True, function=None
+):
+    """Loss sum and gradient from the kernel's row-by-row objective, or from
+    `function` with the same arguments (the full-batch oracle's pass)."""
     data = KernelData(X)
-    return _kernel.loss_and_gradient(
+    return (function or _kernel.loss_and_gradient)(
         *data.args,
         Y,
         kind,
@@ -424,3 +428,124 @@ def test_float32_close_to_float64(loss, kind, K):
     assert g32.dtype == np.float64
     np.testing.assert_allclose(t32, t64, rtol=1e-5)
     np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5 * np.max(np.abs(g64)))
+
+
+# --------------------------------------------------------------------------
+# The exponentials and logarithms of the log loss and the softmax
+# --------------------------------------------------------------------------
+# The kernel evaluates exp and log1p for these two losses with its own
+# branch-free functions (skgd/_losses.pxd), which the full-batch passes run
+# eight rows at a time in vector registers and every other path one row at
+# a time.  Both are held to the textbook values at the last few bits, and to
+# each other exactly.
+
+
+def full_pass(X, Y, kind, sw, W, rows, loss, gradient=True):
+    """The full-batch oracle's pass (rows taken in groups)."""
+    return kernel_loss(
+        X,
+        Y,
+        kind,
+        sw,
+        W,
+        rows,
+        loss,
+        gradient=gradient,
+        function=_kernel.full_loss_gradient,
+    )
+
+
+def identity_scores_problem(P, Y):
+    """scores_problem with a sparse identity, for many rows."""
+    n, K = P.shape
+    X = sp.identity(n, format="csr")
+    W = np.hstack([P.T, np.zeros((K, 1))])
+    return X, np.ascontiguousarray(Y, dtype=float), np.ones(n), np.ascontiguousarray(W)
+
+
+def margins():
+    """Margins z = p y from the middle of the range to where exp(-|z|) is
+    about to leave the normal numbers (|z| = 708), on both sides."""
+    rng = np.random.RandomState(0)
+    magnitudes = np.concatenate(
+        [
+            np.linspace(0.0, 40.0, 1601),
+            np.logspace(-300, np.log10(708.0), 300),
+            rng.uniform(0.0, 708.0, 300),
+            [np.log(2) / 2, np.log(2), 0.5 * np.log(2) * 1021],
+        ]
+    )
+    return np.concatenate([magnitudes, -magnitudes])
+
+
+def test_log_loss_is_exact_to_the_last_bits():
+    z = margins()
+    n = z.size
+    labels = np.random.RandomState(1).randint(2, size=n)
+    y = np.where(labels == 1, 1.0, -1.0)
+    # A last row whose loss and derivative are exactly zero (exp(-1e4)
+    # underflows), to pad single rows into a full group.
+    P = np.append(z * y, 1e4)[:, None]
+    X, Y, sw, W = identity_scores_problem(P, np.append(labels, 1)[:, None])
+    expected_loss = np.logaddexp(0.0, -z)
+    expected_d = -y * expit(-z)
+
+    _, grad = full_pass(X, Y, TARGET_ONE_VS_REST, sw, W, np.arange(n + 1), "log_loss")
+    np.testing.assert_allclose(grad[0, :n], expected_d, rtol=1e-15, atol=0)
+    assert grad[0, n] == 0.0
+
+    pad = [n] * 7
+    for i in range(n):
+        alone = full_pass(
+            X, Y, TARGET_ONE_VS_REST, sw, W, [i], "log_loss", gradient=False
+        )[0]
+        grouped = full_pass(
+            X, Y, TARGET_ONE_VS_REST, sw, W, [i] + pad, "log_loss", gradient=False
+        )[0]
+        per_row = kernel_loss(
+            X, Y, TARGET_ONE_VS_REST, sw, W, [i], "log_loss", gradient=False
+        )[0]
+        assert alone == grouped == per_row, (z[i], alone, grouped, per_row)
+        np.testing.assert_allclose(alone, expected_loss[i], rtol=1e-15, atol=0)
+
+
+def test_log_loss_special_values():
+    P = np.array([[0.0], [-0.0], [np.inf], [-np.inf], [750.0], [-750.0]])
+    X, Y, sw, W = identity_scores_problem(P, np.ones((6, 1)))
+    expected = [np.log(2), np.log(2), 0.0, np.inf, 0.0, 750.0]
+    for row, value in enumerate(expected):
+        total, _ = full_pass(
+            X, Y, TARGET_ONE_VS_REST, sw, W, [row], "log_loss", gradient=False
+        )
+        assert total == value or np.isclose(total, value, rtol=1e-16, atol=0)
+    P[0, 0] = np.nan
+    W = np.ascontiguousarray(np.hstack([P.T, np.zeros((1, 1))]))
+    total, grad = full_pass(X, Y, TARGET_ONE_VS_REST, sw, W, np.arange(6), "log_loss")
+    assert np.isnan(total) and np.isnan(grad[0, 0])
+
+
+def test_softmax_is_exact_to_the_last_bits():
+    rng = np.random.RandomState(2)
+    n, K = 403, 5  # groups of eight and a remainder
+    P = rng.normal(scale=4.0, size=(n, K))
+    P[::7] *= 60.0  # exponentials down to the subnormal range
+    labels = rng.randint(K, size=n)
+    X, Y, sw, W = identity_scores_problem(P, labels[:, None])
+    expected = logsumexp(P, axis=1) - P[np.arange(n), labels]
+    softmax = np.exp(P - logsumexp(P, axis=1, keepdims=True))
+    softmax[np.arange(n), labels] -= 1.0
+
+    rows = np.arange(n)
+    total, grad = full_pass(X, Y, TARGET_MULTINOMIAL, sw, W, rows, "multinomial")
+    # The reference's own rounding grows with |P| (up to about 1e3 here).
+    np.testing.assert_allclose(grad[:, :n].T, softmax, rtol=1e-13, atol=1e-13)
+    per_row = [
+        full_pass(X, Y, TARGET_MULTINOMIAL, sw, W, [i], "multinomial", False)[0]
+        for i in range(n)
+    ]
+    np.testing.assert_allclose(per_row, expected, rtol=1e-14, atol=1e-13)
+    # The grouped pass sums the rows' losses in row order.
+    running = 0.0
+    for value in per_row:
+        running += value
+    assert total == running
