@@ -26,10 +26,15 @@ defaults, each logistic problem times Nesterov with a fixed 1/L
 step, the plain rule with line search, plain GD with a constant 1/L step
 and ``SGDClassifier``.
 
+Each timed fit starts after a pause (``SETTLE_SECONDS``) in which the
+threads of the contender before it go to sleep, so no contender pays for
+another's idle threads.
+
 Run: ``python benchmarks/bench_convergence.py [--repeats 3] [--n-samples 100000]``
 """
 
 import argparse
+import time
 import warnings
 
 import numpy as np
@@ -71,6 +76,15 @@ def log_objective(model, X, y, alpha):
     return loss + 0.5 * alpha * float(np.sum(np.asarray(model.coef_) ** 2))
 
 
+# Pause before each timed fit, in seconds.  OpenBLAS's threads, which
+# L-BFGS uses for its products with X, keep spinning for about 2^28 clock
+# cycles (some 0.1 s) after their last call before they sleep; a fit timed
+# right after L-BFGS shared both cores with them and took up to 1.5 times
+# as long as alone.  After the pause each contender starts on cores nobody
+# else holds, whichever ran before it.
+SETTLE_SECONDS = 0.3
+
+
 def alternate(contenders, X, y, repeats):
     """Time every contender in turn, `repeats` rounds; medians per name."""
     times = {name: [] for name in contenders}
@@ -80,6 +94,7 @@ def alternate(contenders, X, y, repeats):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model = make()
+                time.sleep(SETTLE_SECONDS)
                 times[name].append(timed(lambda m=model: m.fit(X, y)))
             models[name] = model
     return {name: float(np.median(t)) for name, t in times.items()}, models
