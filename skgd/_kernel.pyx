@@ -63,9 +63,78 @@ cdef extern from *:
         __builtin_prefetch((const char *)end - 1, 0, 3);
     #endif
     }
+
+    /* g += c[0] x[0] + c[1] x[1] + ... + c[count-1] x[count-1] over n
+       values: the gradient terms of a group of dense rows.  Row by row,
+       each term reads and writes all of g, and those loads and stores,
+       not the multiply-adds, limited a full-batch gradient pass (1.8 times
+       the time of a pass without the gradient).  Eight rows at a time keep
+       each value of g in a register for eight terms.  Every value still
+       takes the rows' terms one after the other, in their order, each as
+       one multiply-add: the same roundings as adding row by row, so the
+       result does not depend on how the rows were grouped. */
+    #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    #define SKGD_MADD(a, b, t) __builtin_fma((a), (b), (t))
+    #define SKGD_MADDF(a, b, t) __builtin_fmaf((a), (b), (t))
+    #else
+    #define SKGD_MADD(a, b, t) ((a) * (b) + (t))
+    #define SKGD_MADDF(a, b, t) ((a) * (b) + (t))
+    #endif
+    #define SKGD_AXPY_ROWS(NAME, T, MADD)                                   \
+    static inline void NAME(T *restrict g, const T *c,                      \
+                            const T *const *x, ptrdiff_t count,             \
+                            ptrdiff_t n) {                                  \
+        ptrdiff_t q = 0, j;                                                 \
+        for (; q + 8 <= count; q += 8) {                                    \
+            const T c0 = c[q], c1 = c[q + 1], c2 = c[q + 2], c3 = c[q + 3]; \
+            const T c4 = c[q + 4], c5 = c[q + 5], c6 = c[q + 6];            \
+            const T c7 = c[q + 7];                                          \
+            const T *x0 = x[q], *x1 = x[q + 1], *x2 = x[q + 2];             \
+            const T *x3 = x[q + 3], *x4 = x[q + 4], *x5 = x[q + 5];         \
+            const T *x6 = x[q + 6], *x7 = x[q + 7];                         \
+            for (j = 0; j < n; j++) {                                       \
+                T t = g[j];                                                 \
+                t = MADD(c0, x0[j], t); t = MADD(c1, x1[j], t);             \
+                t = MADD(c2, x2[j], t); t = MADD(c3, x3[j], t);             \
+                t = MADD(c4, x4[j], t); t = MADD(c5, x5[j], t);             \
+                t = MADD(c6, x6[j], t); t = MADD(c7, x7[j], t);             \
+                g[j] = t;                                                   \
+            }                                                               \
+        }                                                                   \
+        for (; q + 4 <= count; q += 4) {                                    \
+            const T c0 = c[q], c1 = c[q + 1], c2 = c[q + 2], c3 = c[q + 3]; \
+            const T *x0 = x[q], *x1 = x[q + 1], *x2 = x[q + 2];             \
+            const T *x3 = x[q + 3];                                         \
+            for (j = 0; j < n; j++) {                                       \
+                T t = g[j];                                                 \
+                t = MADD(c0, x0[j], t); t = MADD(c1, x1[j], t);             \
+                t = MADD(c2, x2[j], t); t = MADD(c3, x3[j], t);             \
+                g[j] = t;                                                   \
+            }                                                               \
+        }                                                                   \
+        for (; q < count; q++) {                                            \
+            const T c0 = c[q];                                              \
+            const T *x0 = x[q];                                             \
+            for (j = 0; j < n; j++)                                         \
+                g[j] = MADD(c0, x0[j], g[j]);                               \
+        }                                                                   \
+    }
+    SKGD_AXPY_ROWS(skgd_axpy_rows_f64, double, SKGD_MADD)
+    SKGD_AXPY_ROWS(skgd_axpy_rows_f32, float, SKGD_MADDF)
+    /* t + a b as one multiply-add: a running sum written with it is taken
+       in the order written even under -fassociative-math, which may
+       otherwise regroup (vectorise) a loop of plain additions. */
+    static inline double skgd_madd(double a, double b, double t) {
+        return SKGD_MADD(a, b, t);
+    }
     """
     void skgd_prefetch(const void *p) noexcept nogil
     void skgd_prefetch_ends(const void *begin, const void *end) noexcept nogil
+    void skgd_axpy_rows_f64(double* g, const double* c, const double* const* x,
+                            Py_ssize_t count, Py_ssize_t n) noexcept nogil
+    void skgd_axpy_rows_f32(float* g, const float* c, const float* const* x,
+                            Py_ssize_t count, Py_ssize_t n) noexcept nogil
+    double skgd_madd(double a, double b, double t) noexcept nogil
 
 
 # Update-rule codes.  cpdef: Python sees them as skgd._kernel.OptCode, which
@@ -182,13 +251,6 @@ cdef inline floating sparse_dot(const floating* w, const floating* v,
     for q in range(nnz):
         s += w[idx[q]] * v[q]
     return s
-
-
-cdef inline void dense_axpy(floating* g, floating c, const floating* x,
-                            Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(n):
-        g[j] += c * x[j]
 
 
 cdef inline floating soft_threshold(floating w, floating thr) noexcept nogil:
@@ -652,7 +714,9 @@ cdef double accumulate_rows(
     cdef double* L = work + 4 * ROW_GROUP * K
     cdef double* L_trial = L + ROW_GROUP
     cdef floating ck
-    cdef const floating* x = NULL
+    cdef floating C[ROW_GROUP]
+    cdef const floating* Xg[ROW_GROUP]
+    cdef Py_ssize_t n_terms
     r0 = start
     while r0 < stop:
         m = stop - r0
@@ -674,27 +738,42 @@ cdef double accumulate_rows(
                                                           - M_base[i * K + k])
         group_row_losses(loss, epsilon, target_kind, K, Yp, y_cols, rows, m,
                          P, Dv, loss_work, L)
+        # The loss sums take the rows in their order.
         for g in range(m):
-            i = rows[g]
-            row_w = swp[i]
+            row_w = swp[rows[g]]
             if extrapolate:
-                new_sum += row_w * L_trial[g]
-            total += row_w * L[g]
-            if sparse:
+                new_sum = skgd_madd(row_w, L_trial[g], new_sum)
+            total = skgd_madd(row_w, L[g], total)
+        if sparse:
+            for g in range(m):
+                i = rows[g]
+                row_w = swp[i]
                 row_start = Xptr[i]
                 nnz = Xptr[i + 1] - row_start
-            else:
-                x = Xp + i * n_features
-            for k in range(K):
-                ck = <floating>(row_w * scale * Dv[g * K + k])
-                if ck == 0:
-                    continue
-                if sparse:
+                for k in range(K):
+                    ck = <floating>(row_w * scale * Dv[g * K + k])
+                    if ck == 0:
+                        continue
                     for q in range(row_start, row_start + nnz):
                         G[k * D + Xi[q]] += ck * Xv[q]
+                    G[k * D + n_features] += ck
+        else:
+            # Each output's terms over the group's rows at once
+            # (skgd_axpy_rows); rows whose term is zero are left out.
+            for k in range(K):
+                n_terms = 0
+                for g in range(m):
+                    ck = <floating>(swp[rows[g]] * scale * Dv[g * K + k])
+                    if ck != 0:
+                        C[n_terms] = ck
+                        Xg[n_terms] = Xp + rows[g] * n_features
+                        n_terms += 1
+                if floating is double:
+                    skgd_axpy_rows_f64(G + k * D, C, Xg, n_terms, n_features)
                 else:
-                    dense_axpy(G + k * D, ck, x, n_features)
-                G[k * D + n_features] += ck
+                    skgd_axpy_rows_f32(G + k * D, C, Xg, n_terms, n_features)
+                for g in range(n_terms):
+                    G[k * D + n_features] += C[g]
         r0 += m
     if M_new != NULL:
         # Without extrapolation the trial point is the gradient point.
@@ -1727,7 +1806,7 @@ cdef double sum_row_losses(
         group_row_losses(loss, epsilon, target_kind, K, Yp, y_cols, rows, m,
                          P, Dv, loss_work, L)
         for g in range(m):
-            total += swp[rows[g]] * L[g]
+            total = skgd_madd(swp[rows[g]], L[g], total)
         r0 += m
     return total
 

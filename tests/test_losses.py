@@ -549,3 +549,38 @@ def test_softmax_is_exact_to_the_last_bits():
     for value in per_row:
         running += value
     assert total == running
+
+
+# --------------------------------------------------------------------------
+# The full-batch pass's gradient terms, eight dense rows at a time
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss, kind, K", CASES, ids=CASE_IDS)
+def test_grouped_gradient_terms_match_numpy(loss, kind, K, dtype):
+    # The pass adds a group's nonzero terms eight, four or one at a time:
+    # weights of zero (and the zero derivatives of the margin losses) leave
+    # groups with every count of terms from 0 to 8, and 203 rows end on a
+    # short group.  Rows in a shuffled order, so the grouping is not the
+    # rows' storage order.
+    X, Y, sw, W = make_problem(loss, kind, K, seed=8, n=203, d=37)
+    rng = np.random.RandomState(3)
+    sw[rng.rand(sw.shape[0]) < 0.35] = 0.0
+    rows = rng.permutation(X.shape[0])[:190]
+    expected = analytic_gradient(loss, kind, K, X[rows], Y[rows], sw[rows], W, EPSILON)
+    cast = [np.ascontiguousarray(a, dtype=dtype) for a in (X, Y, sw, W)]
+    if dtype == np.float32:
+        # At the same float32-representable point, for rows away from a kink.
+        X, Y, sw, W = (a.astype(np.float64) for a in cast)
+        far = distance_to_kink(loss, kind, K, predictions(X, W), Y, EPSILON) > 1e-3
+        rows = rows[far[rows]]
+        expected = analytic_gradient(
+            loss, kind, K, X[rows], Y[rows], sw[rows], W, EPSILON
+        )
+    _, grad = full_pass(*cast[:2], kind, cast[2], cast[3], rows, loss)
+    if dtype == np.float64:
+        np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12)
+    else:
+        scale = np.max(np.abs(expected))
+        np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-5 * scale)
