@@ -869,6 +869,30 @@ cdef void block_plan_free(BlockPlan* plan) noexcept nogil:
     plan.work = NULL
 
 
+cdef inline Py_ssize_t plan_round(
+    const BlockPlan* plan, Py_ssize_t n_blocks, Py_ssize_t first, int* n_team,
+) noexcept nogil:
+    """The blocks first, first + 1, ... that one parallel round computes
+    (as many as the plan has buffers), and in n_team the threads it takes
+    (no more than it has blocks)."""
+    cdef Py_ssize_t n_round = n_blocks - first
+    if n_round > plan.n_buffers:
+        n_round = plan.n_buffers
+    n_team[0] = plan.n_threads if plan.n_threads < n_round else <int>n_round
+    return n_round
+
+
+cdef inline Py_ssize_t block_stop(
+    Py_ssize_t block, Py_ssize_t n_blocks, Py_ssize_t rows_per_block,
+    Py_ssize_t start, Py_ssize_t stop,
+) noexcept nogil:
+    """Where block `block` of rows start:stop ends: the last block also
+    takes the remainder."""
+    if block == n_blocks - 1:
+        return stop
+    return start + (block + 1) * rows_per_block
+
+
 def _swap_block_work(Py_ssize_t work):
     """Set BLOCK_WORK and return the previous value.  Only for measuring the
     threshold (benchmarks/bench_threads.py --threshold): blocks of another
@@ -920,18 +944,11 @@ cdef double accumulate_rows_parallel(
             G, plan.work, M_new, M_base, beta, loss_new)
     first = 0
     while first < n_blocks:
-        n_round = n_blocks - first
-        if n_round > plan.n_buffers:
-            n_round = plan.n_buffers
-        n_team = plan.n_threads
-        if n_team > n_round:
-            n_team = <int>n_round
+        n_round = plan_round(plan, n_blocks, first, &n_team)
         for q in prange(n_round, num_threads=n_team, schedule="dynamic",
                         chunksize=1):
             lo = start + (first + q) * rpb
-            hi = lo + rpb
-            if first + q == n_blocks - 1:
-                hi = stop
+            hi = block_stop(first + q, n_blocks, rpb, start, stop)
             Gq = G_blocks + q * g_stride
             sq = plan.scratch + q * s_stride
             memset(Gq, 0, size * sizeof(floating))
@@ -1893,19 +1910,12 @@ def full_loss_gradient(
                 # The blocks' loss sums, added in block order.
                 first = 0
                 while first < n_blocks:
-                    n_round = n_blocks - first
-                    if n_round > plan.n_buffers:
-                        n_round = plan.n_buffers
-                    n_team = plan.n_threads
-                    if n_team > n_round:
-                        n_team = <int>n_round
+                    n_round = plan_round(&plan, n_blocks, first, &n_team)
                     for q in prange(n_round, num_threads=n_team,
                                     schedule="dynamic", chunksize=1):
                         sq = plan.scratch + q * plan.s_stride
                         lo = (first + q) * rpb
-                        hi = lo + rpb
-                        if first + q == n_blocks - 1:
-                            hi = n_rows
+                        hi = block_stop(first + q, n_blocks, rpb, 0, n_rows)
                         sq[0] = sum_row_losses(
                             Xp, Xv, Xi, Xptr, sparse, n_features, Yp, y_cols,
                             target_kind, swp, rowsp, lo, hi, Wp, K, loss,
@@ -2022,6 +2032,33 @@ def extrapolated_loss_gradient(
     return total_new, total, gradient
 
 
+cdef void moments_rows(
+    const floating* Xp, const floating* Xv, const index_t* Xi,
+    const index_t* Xptr, bint sparse, Py_ssize_t n_features,
+    const floating* swp, const Py_ssize_t* rowsp, Py_ssize_t lo, Py_ssize_t hi,
+    double* first, double* second,
+) noexcept nogil:
+    """Add sum_i s_i x_i into first and sum_i s_i x_i**2 into second over
+    the rows rows[lo:hi], in their order."""
+    cdef Py_ssize_t r, i, j, q
+    cdef double s, x
+    cdef const floating* xr
+    for r in range(lo, hi):
+        i = rowsp[r]
+        s = swp[i]
+        if sparse:
+            for q in range(Xptr[i], Xptr[i + 1]):
+                x = Xv[q]
+                first[Xi[q]] += s * x
+                second[Xi[q]] += s * x * x
+        else:
+            xr = Xp + i * n_features
+            for j in range(n_features):
+                x = xr[j]
+                first[j] += s * x
+                second[j] += s * x * x
+
+
 def column_moments(
     const floating[:, ::1] X,
     const floating[::1] X_data,
@@ -2031,29 +2068,72 @@ def column_moments(
     const floating[::1] sample_weight,
     const Py_ssize_t[::1] rows,
     Py_ssize_t n_features,
+    int n_threads=1,
 ):
     """(sum_i s_i x_i, sum_i s_i x_i**2) over the listed rows, float64: one
     pass, nothing copied (the weighted means and spreads preconditioning
-    standardizes by)."""
-    cdef double[::1] first = np.zeros(n_features)
-    cdef double[::1] second = np.zeros(n_features)
-    cdef Py_ssize_t r, i, j, q
-    cdef double s, x
+    standardizes by).
+
+    The rows are cut into blocks as a gradient pass cuts them (BlockPlan,
+    here with the two sums as two outputs); the blocks' sums are added in
+    block order, so the result does not depend on `n_threads`."""
+    cdef Py_ssize_t n_rows = rows.shape[0], D = n_features + 1
+    cdef Py_ssize_t rpb, n_blocks, first_block, n_round, q, lo, hi, j
+    cdef const floating* Xp = &X[0, 0] if (not sparse and X.shape[0] > 0) else NULL
+    cdef const floating* Xv = NULL
+    cdef const index_t* Xi = NULL
+    cdef const index_t* Xptr = NULL
+    if sparse:
+        Xptr = &X_indptr[0]
+        if X_data.shape[0] > 0:
+            Xv = &X_data[0]
+            Xi = &X_indices[0]
+    cdef const floating* swp = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    cdef const Py_ssize_t* rowsp = &rows[0] if n_rows > 0 else NULL
+    cdef double[::1] sums = np.zeros(2 * D)
+    cdef double* out = &sums[0]
+    cdef double* block
+    cdef double* blocks
+    cdef BlockPlan plan
+    cdef int n_team
+    cdef bint error = False
     with nogil:
-        for r in range(rows.shape[0]):
-            i = rows[r]
-            s = sample_weight[i]
-            if sparse:
-                for q in range(X_indptr[i], X_indptr[i + 1]):
-                    x = X_data[q]
-                    first[X_indices[q]] += s * x
-                    second[X_indices[q]] += s * x * x
+        if block_plan_init(
+                &plan, n_rows,
+                mean_stored_per_row(sparse, n_features, Xptr,
+                                    X_indptr.shape[0] - 1),
+                2, D, sizeof(double), n_threads) != 0:
+            error = True
+        else:
+            rpb = plan.rows_per_block
+            n_blocks = n_rows // rpb
+            blocks = <double*>plan.G_blocks
+            if n_blocks <= 1 or plan.n_buffers == 0:
+                moments_rows(Xp, Xv, Xi, Xptr, sparse, n_features, swp, rowsp,
+                             0, n_rows, out, out + D)
             else:
-                for j in range(n_features):
-                    x = X[i, j]
-                    first[j] += s * x
-                    second[j] += s * x * x
-    return np.asarray(first), np.asarray(second)
+                first_block = 0
+                while first_block < n_blocks:
+                    n_round = plan_round(&plan, n_blocks, first_block, &n_team)
+                    for q in prange(n_round, num_threads=n_team,
+                                    schedule="dynamic", chunksize=1):
+                        block = blocks + q * plan.g_stride
+                        memset(block, 0, 2 * D * sizeof(double))
+                        lo = (first_block + q) * rpb
+                        hi = block_stop(first_block + q, n_blocks, rpb, 0,
+                                        n_rows)
+                        moments_rows(Xp, Xv, Xi, Xptr, sparse, n_features,
+                                     swp, rowsp, lo, hi, block, block + D)
+                    for q in range(n_round):
+                        block = blocks + q * plan.g_stride
+                        for j in range(2 * D):
+                            out[j] += block[j]
+                    first_block += n_round
+        block_plan_free(&plan)
+    if error:
+        raise MemoryError()
+    moments = np.asarray(sums)
+    return moments[:n_features].copy(), moments[D:D + n_features].copy()
 
 
 def optimizer_update(

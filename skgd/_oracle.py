@@ -270,5 +270,6 @@ class InMemoryOracle(GradientOracle):
 
     def column_moments(self):
         return _kernel.column_moments(
-            *self.data.args, self.sample_weight, self.rows, self.n_features
+            *self.data.args, self.sample_weight, self.rows, self.n_features,
+            self.n_threads,
         )
