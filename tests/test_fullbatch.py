@@ -71,6 +71,38 @@ def test_oracle_matches_numpy(sparse, dtype):
     np.testing.assert_allclose(second, sw @ X**2, rtol=rtol)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_moments_in_blocks_match_numpy(sparse, dtype):
+    # 40000 x 40 is several blocks (dense and CSR alike): the moments are
+    # summed block by block, in parallel, and must be NumPy's sums over the
+    # listed rows, the same to the last bit for any thread count.
+    rng = np.random.RandomState(3)
+    n, d = 40_000, 40
+    X = rng.normal(loc=2.0, size=(n, d)) * rng.uniform(0.1, 10, size=d)
+    X[rng.rand(n, d) < 0.6] = 0.0
+    sw = rng.rand(n)
+    rows = np.sort(rng.choice(n, size=n * 3 // 4, replace=False)).astype(np.intp)
+    Xk = sp.csr_matrix(X.astype(dtype)) if sparse else X.astype(dtype)
+    oracle = InMemoryOracle(
+        Xk, np.zeros((n, 1), dtype), sw.astype(dtype), n_outputs=1,
+        loss_code=LOSSES["squared_error"].code, epsilon=0.1,
+        target_kind=TARGET_REAL, rows=rows,
+    )  # fmt: skip
+    Xr = X.astype(dtype).astype(np.float64)[rows]
+    swr = sw.astype(dtype).astype(np.float64)[rows]
+    by_threads = {}
+    for n_threads in (1, 2, 3):
+        oracle.n_threads = n_threads
+        by_threads[n_threads] = oracle.column_moments()
+    first, second = by_threads[1]
+    assert_allclose(first, swr @ Xr, rtol=1e-11)
+    assert_allclose(second, swr @ Xr**2, rtol=1e-11)
+    for n_threads in (2, 3):
+        for got, expected in zip(by_threads[n_threads], by_threads[1]):
+            np.testing.assert_array_equal(got, expected)
+
+
 def _squared_loss_and_gradient(X, Y, sw, W, rows):
     """NumPy reference: the weighted squared-error sum and its gradient."""
     X, Y, sw = X[rows], Y[rows], sw[rows]
